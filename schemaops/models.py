@@ -1,0 +1,95 @@
+"""The registry: an append-only history of schema changes in both tiers."""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.db import models
+
+
+class Tier(models.TextChoices):
+    SQL = "sql", "SQL script"
+    DJANGO = "django", "Django migration"
+
+
+class Direction(models.TextChoices):
+    UP = "up", "up"
+    DOWN = "down", "down"
+
+
+class Outcome(models.TextChoices):
+    STARTED = "started", "started"
+    APPLIED = "applied", "applied"
+    FAILED = "failed", "failed"
+    INTERRUPTED = "interrupted", "interrupted"
+    REVERTED = "reverted", "reverted"
+    REPAIRED = "repaired", "repaired"
+    BASELINED = "baselined", "baselined"
+    FAKED = "faked", "faked"
+
+
+class HistoryEntryQuerySet(models.QuerySet["HistoryEntry"]):
+    def latest_per_change(self) -> HistoryEntryQuerySet:
+        """Return the newest row of each (tier, location, version): its current state.
+
+        One ``DISTINCT ON`` query served by the ``schemaops_history_latest`` index.
+        """
+        return self.order_by("tier", "location", "version", "-id").distinct(
+            "tier", "location", "version"
+        )
+
+
+class HistoryEntry(models.Model):
+    """One event in the life of a schema change: a Django migration or an SQL script.
+
+    Rows are only ever inserted. Database triggers reject ``UPDATE`` and
+    ``DELETE`` from the ORM and from raw SQL alike, so a correction (repair,
+    baseline, fake) is a new row, and the current state of a change is its
+    newest row.
+    """
+
+    tier = models.CharField(max_length=8, choices=Tier.choices)
+    location = models.CharField(
+        max_length=255, help_text="App label or script location (a named script folder)."
+    )
+    version = models.CharField(
+        max_length=255, help_text="Script version, or the Django migration's name."
+    )
+    name = models.CharField(max_length=255, blank=True, help_text="Script slug or migration name.")
+    checksum = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the script (normalised line endings)."
+    )
+    direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.UP)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.BigIntegerField(null=True, blank=True)
+    database = models.CharField(max_length=100, help_text="Django database alias.")
+    db_user = models.CharField(max_length=150, blank=True)
+    os_user = models.CharField(max_length=150, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    schemaops_version = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    failed_statement = models.TextField(blank=True)
+    failed_line = models.IntegerField(null=True, blank=True)
+    sql = models.TextField(blank=True, help_text="The SQL that ran (scripts only).")
+    note = models.TextField(blank=True, help_text="Reason given for a repair, baseline or fake.")
+
+    objects = HistoryEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "history entry"
+        verbose_name_plural = "history"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["tier", "location", "version", "-id"], name="schemaops_history_latest"
+            ),
+            models.Index(fields=["-started_at"], name="schemaops_history_started"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location}:{self.version} {self.direction} {self.outcome}"

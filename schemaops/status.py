@@ -1,0 +1,113 @@
+"""What is applied and what is pending, read from the database."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.loader import MigrationLoader
+
+from schemaops.exceptions import DatabaseNotSupported
+from schemaops.models import HistoryEntry
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationState:
+    """A Django migration and whether it is applied on the database."""
+
+    app: str
+    name: str
+    applied: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    """Both tiers' state on one database."""
+
+    database: str
+    migrations: list[MigrationState]
+    registry_installed: bool
+    registry: list[HistoryEntry]
+
+    @property
+    def pending_migrations(self) -> list[MigrationState]:
+        return [m for m in self.migrations if not m.applied]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "migrations": [m.as_dict() for m in self.migrations],
+            "registry_installed": self.registry_installed,
+            "registry": [entry_as_dict(e) for e in self.registry],
+        }
+
+
+def entry_as_dict(entry: HistoryEntry) -> dict[str, Any]:
+    """Return the JSON form of a registry row."""
+    return {
+        "tier": entry.tier,
+        "location": entry.location,
+        "version": entry.version,
+        "name": entry.name,
+        "direction": entry.direction,
+        "outcome": entry.outcome,
+        "checksum": entry.checksum,
+        "started_at": entry.started_at.isoformat(),
+        "duration_ms": entry.duration_ms,
+        "error": entry.error,
+    }
+
+
+def ensure_postgresql(using: str) -> None:
+    """Raise :class:`DatabaseNotSupported` unless ``using`` is a PostgreSQL database."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        raise DatabaseNotSupported(
+            f"Database {using!r} is {connection.vendor}, not PostgreSQL; schemaops works "
+            "on PostgreSQL only. Pass --database with a PostgreSQL alias."
+        )
+
+
+def django_migrations(using: str = DEFAULT_DB_ALIAS) -> list[MigrationState]:
+    """Return every Django migration in the plan, per app (sorted), in plan order.
+
+    Squashed migrations appear as Django's loader resolves them: the squashed
+    one where all or none of those it replaces are applied, the originals
+    otherwise (as ``showmigrations`` does).
+    """
+    loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+    graph = loader.graph
+    applied = loader.applied_migrations
+    states: list[MigrationState] = []
+    for app in sorted(loader.migrated_apps):
+        shown: set[tuple[str, str]] = set()
+        for leaf in graph.leaf_nodes(app):
+            for node in graph.forwards_plan(leaf):
+                if node[0] == app and node not in shown:
+                    shown.add(node)
+                    states.append(MigrationState(app, node[1], node in applied))
+    return states
+
+
+def registry_installed(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Return whether the registry's table exists on ``using``."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        return HistoryEntry._meta.db_table in connection.introspection.table_names(cursor)
+
+
+def collect(using: str = DEFAULT_DB_ALIAS) -> Status:
+    """Read the state of both tiers on ``using``."""
+    ensure_postgresql(using)
+    installed = registry_installed(using)
+    registry = list(HistoryEntry.objects.using(using).latest_per_change()) if installed else []
+    return Status(
+        database=using,
+        migrations=django_migrations(using),
+        registry_installed=installed,
+        registry=registry,
+    )
