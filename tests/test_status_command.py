@@ -1,0 +1,115 @@
+"""``manage.py schemaops status``: both tiers' state, as text and as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from schemaops.models import HistoryEntry, Outcome, Tier
+
+
+def run_status(*args: str) -> str:
+    out = StringIO()
+    call_command("schemaops", "status", *args, stdout=out, no_color=True)
+    return out.getvalue()
+
+
+@pytest.fixture
+def demo_at_0002(transactional_db: None) -> Iterator[None]:
+    """Unapply demo's last migration for the test, then apply it again."""
+    call_command("migrate", "demo", "0002", verbosity=0)
+    yield
+    call_command("migrate", "demo", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_text_lists_every_migrated_app_with_its_count() -> None:
+    output = run_status()
+    assert "  demo: 3 applied\n" in output
+    assert "  schemaops: 1 applied\n" in output
+    assert "All Django migrations are applied." in output
+
+
+@pytest.mark.django_db
+def test_text_lists_applied_migrations_at_verbosity_2() -> None:
+    output = run_status("--verbosity", "2")
+    assert "    [X] 0003_activitylog_smart_fields\n" in output
+
+
+def test_text_lists_pending_migrations(demo_at_0002: None) -> None:
+    output = run_status()
+    assert "  demo: 2 applied, 1 pending\n" in output
+    assert "    [ ] 0003_activitylog_smart_fields\n" in output
+    assert "1 Django migration(s) pending: run manage.py migrate." in output
+
+
+def test_json_marks_pending_migrations(demo_at_0002: None) -> None:
+    data = json.loads(run_status("--format", "json"))
+    demo = [m for m in data["migrations"] if m["app"] == "demo"]
+    assert demo == [
+        {"app": "demo", "name": "0001_initial", "applied": True},
+        {"app": "demo", "name": "0002_activitylog", "applied": True},
+        {"app": "demo", "name": "0003_activitylog_smart_fields", "applied": False},
+    ]
+
+
+@pytest.mark.django_db
+def test_json_has_the_documented_keys() -> None:
+    data = json.loads(run_status("--format", "json"))
+    assert set(data) == {"database", "migrations", "registry_installed", "registry"}
+    assert data["database"] == "default"
+    assert data["registry_installed"] is True
+
+
+@pytest.mark.django_db
+def test_registry_shows_the_latest_row_of_each_change() -> None:
+    started = timezone.now()
+    common = {"tier": Tier.SQL, "location": "demo", "started_at": started, "database": "default"}
+    HistoryEntry.objects.create(version="0001", outcome=Outcome.FAILED, error="boom", **common)
+    HistoryEntry.objects.create(version="0001", outcome=Outcome.REPAIRED, **common)
+    HistoryEntry.objects.create(version="0002", outcome=Outcome.APPLIED, duration_ms=12, **common)
+
+    data = json.loads(run_status("--format", "json"))
+    rows = [(r["version"], r["outcome"], r["duration_ms"]) for r in data["registry"]]
+    assert rows == [("0001", "repaired", None), ("0002", "applied", 12)]
+    assert data["registry"][0]["started_at"] == started.isoformat()
+
+    text = run_status()
+    assert "sql    demo:0001 up repaired\n" in text
+    assert "sql    demo:0002 up applied 12 ms\n" in text
+
+
+@pytest.mark.django_db
+def test_empty_registry_says_so() -> None:
+    assert "  No changes recorded yet.\n" in run_status()
+
+
+def test_missing_registry_table_says_how_to_create_it(transactional_db: None) -> None:
+    call_command("migrate", "schemaops", "zero", verbosity=0)
+    try:
+        data = json.loads(run_status("--format", "json"))
+        text = run_status()
+    finally:
+        call_command("migrate", "schemaops", verbosity=0)
+    assert data["registry_installed"] is False
+    assert data["registry"] == []
+    assert "run manage.py migrate schemaops" in text
+
+
+@pytest.mark.django_db
+def test_unknown_database_names_the_alias_and_the_choices() -> None:
+    with pytest.raises(
+        CommandError, match=r"Unknown database 'replica'\. Choose one of: 'default'"
+    ):
+        run_status("--database", "replica")
+
+
+def test_missing_subcommand_is_a_usage_error() -> None:
+    with pytest.raises(CommandError, match="subcommand"):
+        call_command("schemaops")
