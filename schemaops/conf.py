@@ -2,9 +2,13 @@
 
 Each key has one function here that reads it when called, so that
 ``override_settings`` and settings changed after import are always honoured.
+Every key is documented, with its default, in ``docs/settings.md``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -12,3 +16,60 @@ from django.conf import settings
 def raw() -> object:
     """Return ``settings.SCHEMAOPS`` as configured, unvalidated (for the system checks)."""
     return getattr(settings, "SCHEMAOPS", {})
+
+
+def _get(key: str, default: Any) -> Any:
+    value = raw()
+    return value.get(key, default) if isinstance(value, dict) else default
+
+
+def script_dirs() -> dict[str, Path]:
+    """``SCRIPT_DIRS``: extra script locations, ``{name: folder}``; a list of folders
+    names each location after its folder. Default: none."""
+    value = _get("SCRIPT_DIRS", {})
+    if isinstance(value, dict):
+        return {str(name): Path(path) for name, path in value.items()}
+    return {Path(path).name: Path(path) for path in value}
+
+
+def migrate_runs_scripts() -> bool:
+    """``MIGRATE_RUNS_SCRIPTS``: ``manage.py migrate`` applies pending scripts after
+    Django's migrations. Default: True."""
+    return bool(_get("MIGRATE_RUNS_SCRIPTS", True))
+
+
+def lock_timeout() -> str:
+    """``LOCK_TIMEOUT``: ``lock_timeout`` for each script statement. Default: ``"2s"``."""
+    return str(_get("LOCK_TIMEOUT", "2s"))
+
+
+def statement_timeout() -> str:
+    """``STATEMENT_TIMEOUT``: ``statement_timeout`` for each script statement.
+    Default: ``"0"`` (no limit; concurrent index builds on big tables take long)."""
+    return str(_get("STATEMENT_TIMEOUT", "0"))
+
+
+def retries() -> int:
+    """``RETRIES``: how often a statement that hit ``lock_timeout`` is retried. Default: 5."""
+    return int(_get("RETRIES", 5))
+
+
+def lock_wait() -> float:
+    """``LOCK_WAIT``: seconds a run waits for another run to finish. Default: 600."""
+    return float(_get("LOCK_WAIT", 600))
+
+
+def allow_out_of_order() -> bool:
+    """``ALLOW_OUT_OF_ORDER``: apply a pending script older than the newest applied
+    one in its location. Default: False."""
+    return bool(_get("ALLOW_OUT_OF_ORDER", False))
+
+
+def allow_missing() -> bool:
+    """``ALLOW_MISSING``: run although an applied script's file is gone. Default: False."""
+    return bool(_get("ALLOW_MISSING", False))
+
+
+def allow_changed() -> bool:
+    """``ALLOW_CHANGED``: run although an applied script's checksum changed. Default: False."""
+    return bool(_get("ALLOW_CHANGED", False))

@@ -9,3 +9,31 @@ class SchemaOpsError(Exception):
 
 class DatabaseNotSupported(SchemaOpsError):
     """A command was pointed at a database that is not PostgreSQL."""
+
+
+class ScriptError(SchemaOpsError):
+    """A script file is malformed: its name, encoding, sections or directives.
+
+    The message names the file (and line, where there is one) and what to fix.
+    """
+
+
+class ScriptNotFound(SchemaOpsError, LookupError):
+    """A ``location:version`` names no script on disk or in the registry."""
+
+
+class PlanError(SchemaOpsError):
+    """The scripts cannot be ordered: an unknown or circular dependency."""
+
+
+class UnsafeStateError(SchemaOpsError):
+    """The registry and the files disagree (changed, missing, out of order, dirty),
+    so nothing runs until that is resolved."""
+
+
+class ScriptFailed(SchemaOpsError):
+    """A script's statement failed; nothing of an atomic script was kept."""
+
+
+class RunLockTimeout(SchemaOpsError, TimeoutError):
+    """Another run held the runner lock for longer than the wait allowed."""

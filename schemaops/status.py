@@ -8,8 +8,9 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
 
-from schemaops.exceptions import DatabaseNotSupported
+from schemaops.exceptions import DatabaseNotSupported, ScriptError
 from schemaops.models import HistoryEntry
+from schemaops.scripts import loader, plan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Status:
     migrations: list[MigrationState]
     registry_installed: bool
     registry: list[HistoryEntry]
+    scripts: list[plan.ScriptStatus]
+    script_errors: list[str]
 
     @property
     def pending_migrations(self) -> list[MigrationState]:
@@ -41,6 +44,8 @@ class Status:
         return {
             "database": self.database,
             "migrations": [m.as_dict() for m in self.migrations],
+            "scripts": [script_as_dict(s) for s in self.scripts],
+            "script_errors": self.script_errors,
             "registry_installed": self.registry_installed,
             "registry": [entry_as_dict(e) for e in self.registry],
         }
@@ -59,6 +64,22 @@ def entry_as_dict(entry: HistoryEntry) -> dict[str, Any]:
         "started_at": entry.started_at.isoformat(),
         "duration_ms": entry.duration_ms,
         "error": entry.error,
+    }
+
+
+def script_as_dict(status: plan.ScriptStatus) -> dict[str, Any]:
+    """Return the JSON form of a script's status."""
+    latest = status.latest
+    applied_at = None
+    if latest is not None and status.is_applied:
+        applied_at = (latest.finished_at or latest.started_at).isoformat()
+    return {
+        "location": status.location,
+        "version": status.version,
+        "name": status.name,
+        "state": status.state.value,
+        "checksum": status.checksum,
+        "applied_at": applied_at,
     }
 
 
@@ -105,9 +126,22 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> Status:
     ensure_postgresql(using)
     installed = registry_installed(using)
     registry = list(HistoryEntry.objects.using(using).latest_per_change()) if installed else []
+    latest = {
+        (e.location, int(e.version)): e
+        for e in registry
+        if e.tier == "sql" and e.version.isdigit()
+    }
+    errors: list[str] = []
+    try:
+        scripts = loader.load_scripts()
+    except ScriptError as exc:
+        errors.extend(str(exc).splitlines())
+        scripts = []
     return Status(
         database=using,
         migrations=django_migrations(using),
         registry_installed=installed,
         registry=registry,
+        scripts=plan.statuses(scripts, latest),
+        script_errors=errors,
     )

@@ -17,7 +17,7 @@ REJECTED = r"pgtrigger: Cannot update or delete rows from schemaops_historyentry
 def record(version: str = "0001", outcome: str = Outcome.APPLIED) -> HistoryEntry:
     return HistoryEntry.objects.create(
         tier=Tier.SQL,
-        location="demo",
+        location="testloc",
         version=version,
         name="add_index",
         outcome=outcome,
@@ -89,7 +89,9 @@ def test_latest_per_change_returns_the_newest_row_of_each_change() -> None:
     newest_0001 = record("0001", Outcome.APPLIED)
     only_0002 = record("0002", Outcome.STARTED)
 
-    latest = {e.version: e for e in HistoryEntry.objects.latest_per_change()}
+    latest = {
+        e.version: e for e in HistoryEntry.objects.filter(location="testloc").latest_per_change()
+    }
 
     assert latest == {"0001": newest_0001, "0002": only_0002}
     assert latest["0001"].outcome == Outcome.APPLIED

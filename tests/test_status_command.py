@@ -21,9 +21,9 @@ def run_status(*args: str) -> str:
 
 
 @pytest.fixture
-def demo_at_0002(transactional_db: None) -> Iterator[None]:
+def demo_at_0003(transactional_db: None) -> Iterator[None]:
     """Unapply demo's last migration for the test, then apply it again."""
-    call_command("migrate", "demo", "0002", verbosity=0)
+    call_command("migrate", "demo", "0003", verbosity=0)
     yield
     call_command("migrate", "demo", verbosity=0)
 
@@ -31,7 +31,7 @@ def demo_at_0002(transactional_db: None) -> Iterator[None]:
 @pytest.mark.django_db
 def test_text_lists_every_migrated_app_with_its_count() -> None:
     output = run_status()
-    assert "  demo: 3 applied\n" in output
+    assert "  demo: 4 applied\n" in output
     assert "  schemaops: 1 applied\n" in output
     assert "All Django migrations are applied." in output
 
@@ -39,30 +39,38 @@ def test_text_lists_every_migrated_app_with_its_count() -> None:
 @pytest.mark.django_db
 def test_text_lists_applied_migrations_at_verbosity_2() -> None:
     output = run_status("--verbosity", "2")
-    assert "    [X] 0003_activitylog_smart_fields\n" in output
+    assert "    [X] 0004_account_timezone\n" in output
 
 
-def test_text_lists_pending_migrations(demo_at_0002: None) -> None:
+def test_text_lists_pending_migrations(demo_at_0003: None) -> None:
     output = run_status()
-    assert "  demo: 2 applied, 1 pending\n" in output
-    assert "    [ ] 0003_activitylog_smart_fields\n" in output
+    assert "  demo: 3 applied, 1 pending\n" in output
+    assert "    [ ] 0004_account_timezone\n" in output
     assert "1 Django migration(s) pending: run manage.py migrate." in output
 
 
-def test_json_marks_pending_migrations(demo_at_0002: None) -> None:
+def test_json_marks_pending_migrations(demo_at_0003: None) -> None:
     data = json.loads(run_status("--format", "json"))
     demo = [m for m in data["migrations"] if m["app"] == "demo"]
     assert demo == [
         {"app": "demo", "name": "0001_initial", "applied": True},
         {"app": "demo", "name": "0002_activitylog", "applied": True},
-        {"app": "demo", "name": "0003_activitylog_smart_fields", "applied": False},
+        {"app": "demo", "name": "0003_activitylog_smart_fields", "applied": True},
+        {"app": "demo", "name": "0004_account_timezone", "applied": False},
     ]
 
 
 @pytest.mark.django_db
 def test_json_has_the_documented_keys() -> None:
     data = json.loads(run_status("--format", "json"))
-    assert set(data) == {"database", "migrations", "registry_installed", "registry"}
+    assert set(data) == {
+        "database",
+        "migrations",
+        "scripts",
+        "script_errors",
+        "registry_installed",
+        "registry",
+    }
     assert data["database"] == "default"
     assert data["registry_installed"] is True
 
@@ -70,24 +78,35 @@ def test_json_has_the_documented_keys() -> None:
 @pytest.mark.django_db
 def test_registry_shows_the_latest_row_of_each_change() -> None:
     started = timezone.now()
-    common = {"tier": Tier.SQL, "location": "demo", "started_at": started, "database": "default"}
-    HistoryEntry.objects.create(version="0001", outcome=Outcome.FAILED, error="boom", **common)
-    HistoryEntry.objects.create(version="0001", outcome=Outcome.REPAIRED, **common)
-    HistoryEntry.objects.create(version="0002", outcome=Outcome.APPLIED, duration_ms=12, **common)
+    common = {
+        "tier": Tier.DJANGO,
+        "location": "elsewhere",
+        "started_at": started,
+        "database": "default",
+    }
+    HistoryEntry.objects.create(version="0001_a", outcome=Outcome.FAILED, error="boom", **common)
+    HistoryEntry.objects.create(version="0001_a", outcome=Outcome.APPLIED, **common)
+    HistoryEntry.objects.create(
+        version="0002_b", outcome=Outcome.APPLIED, duration_ms=12, **common
+    )
 
     data = json.loads(run_status("--format", "json"))
-    rows = [(r["version"], r["outcome"], r["duration_ms"]) for r in data["registry"]]
-    assert rows == [("0001", "repaired", None), ("0002", "applied", 12)]
-    assert data["registry"][0]["started_at"] == started.isoformat()
+    rows = [
+        (r["version"], r["outcome"], r["duration_ms"])
+        for r in data["registry"]
+        if r["location"] == "elsewhere"
+    ]
+    assert rows == [("0001_a", "applied", None), ("0002_b", "applied", 12)]
 
-    text = run_status()
-    assert "sql    demo:0001 up repaired\n" in text
-    assert "sql    demo:0002 up applied 12 ms\n" in text
+    text = run_status("-v", "2")
+    assert "django elsewhere:0001_a up applied\n" in text
+    assert "django elsewhere:0002_b up applied 12 ms\n" in text
 
 
 @pytest.mark.django_db
-def test_empty_registry_says_so() -> None:
-    assert "  No changes recorded yet.\n" in run_status()
+def test_registry_summary_counts_the_recorded_changes() -> None:
+    recorded = HistoryEntry.objects.latest_per_change().count()
+    assert f"  {recorded} change(s) recorded; newest: " in run_status()
 
 
 def test_missing_registry_table_says_how_to_create_it(transactional_db: None) -> None:

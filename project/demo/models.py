@@ -14,6 +14,9 @@ class Account(models.Model):
     email = models.EmailField(unique=True)
     display_name = models.CharField(max_length=150)
     preferences = models.JSONField(default=dict, blank=True)
+    # Nullable in the ORM's history; sqlmigrations/0003 makes it NOT NULL the
+    # safe way (a validated CHECK first), as a two-tier project would.
+    timezone = models.CharField(max_length=64, default="UTC", null=True, blank=True)  # noqa: DJ001
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import datetime
+import getpass
 import itertools
 import json
+import re
+from pathlib import Path
 from typing import Any
 
+from django.apps import apps
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
 
+from schemaops import conf
 from schemaops import status as status_module
-from schemaops.exceptions import SchemaOpsError
+from schemaops.exceptions import SchemaOpsError, ScriptError, ScriptNotFound, UnsafeStateError
+from schemaops.models import Direction, HistoryEntry, Outcome, Tier
+from schemaops.recorder import Recorder
+from schemaops.scripts import loader, plan, runner
+from schemaops.scripts.executor import ScriptExecutor
+from schemaops.scripts.lock import RunnerLock
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+_TIMESTAMP_DIGITS = 12  # versions this long or longer are timestamps (YYYYMMDDHHMMSS)
 
 
 def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,27 +48,146 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_allow_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-changed",
+        action="store_true",
+        default=None,
+        help="Run although an applied script's file changed (SCHEMAOPS['ALLOW_CHANGED']).",
+    )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        default=None,
+        help="Run although an applied script's file is gone (SCHEMAOPS['ALLOW_MISSING']).",
+    )
+    parser.add_argument(
+        "--allow-out-of-order",
+        action="store_true",
+        default=None,
+        help="Apply pending scripts older than the newest applied one "
+        "(SCHEMAOPS['ALLOW_OUT_OF_ORDER']).",
+    )
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="How long to wait for another run to finish (SCHEMAOPS['LOCK_WAIT'], 600).",
+    )
+
+
+def _format_time(value: datetime.datetime | None) -> str:
+    if value is None:
+        return ""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
 class Command(BaseCommand):
-    help = "schemaops: the state, history and safety of both migration tiers."
+    help = (
+        "schemaops: the SQL scripts beside Django's migrations, their state, history and "
+        "repair. Run 'manage.py schemaops SUBCOMMAND --help' for each subcommand."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         subparsers = parser.add_subparsers(title="subcommands", dest="subcommand", required=True)
 
-        status_parser = subparsers.add_parser(
+        def add(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+            sub: argparse.ArgumentParser = subparsers.add_parser(
+                name, help=summary, description=f"{summary} {description}".strip()
+            )
+            _add_common_arguments(sub)
+            sub.set_defaults(handler=getattr(self, f"handle_{name}"))
+            return sub
+
+        status = add(
             "status",
-            help="Show Django migrations (applied or pending) and the registry's latest rows.",
-            description=(
-                "Show every app's Django migrations, applied or pending, and the latest "
-                "registry row of each change. Pending migrations are always listed; "
-                "applied ones with -v 2. --format json prints one JSON object (see "
-                "docs/commands/status.md for its keys)."
-            ),
+            "Show both tiers: Django migrations and SQL scripts, applied or pending.",
+            "Pending migrations and every script are listed; applied migrations and the "
+            "registry's latest rows with -v 2. --format json prints one JSON object (keys in "
+            "docs/commands/status.md).",
         )
-        _add_common_arguments(status_parser)
-        status_parser.add_argument(
-            "--format", choices=["text", "json"], default="text", help="Output format."
+        status.add_argument("--format", choices=["text", "json"], default="text")
+
+        new = add(
+            "new",
+            "Write the next script file, with its header and both sections.",
+            "The version follows the location's newest one (a sequence, or a UTC timestamp "
+            "when the location uses timestamps).",
         )
-        status_parser.set_defaults(handler=self.handle_status)
+        new.add_argument("name", help="What the script does, e.g. 'add gin index to logs'.")
+        where = new.add_mutually_exclusive_group()
+        where.add_argument("--app", metavar="LABEL", help="Write into this app's sqlmigrations/.")
+        where.add_argument("--location", metavar="NAME", help="Write into this location.")
+        new.add_argument("--author", default=None, help="Author for the header (OS user).")
+
+        add(
+            "plan",
+            "Show what 'schemaops migrate' would run, in order, in both tiers.",
+            "Scripts that depend on a Django migration come right after it.",
+        )
+
+        migrate = add(
+            "migrate",
+            "Apply pending Django migrations and scripts; scripts with depends= on a Django "
+            "migration run as soon as it is applied.",
+            "Everything is checked before anything runs: malformed scripts, changed, missing, "
+            "out-of-order, interrupted and failed scripts stop the run.",
+        )
+        migrate.add_argument(
+            "--target", metavar="LOCATION:VERSION", help="Stop after this script."
+        )
+        _add_allow_arguments(migrate)
+
+        rollback = add(
+            "rollback",
+            "Run the down sections of applied scripts, newest first.",
+            "Without --to, rolls back --steps scripts (1). Refuses, before running anything, "
+            "when a selected script has no down section.",
+        )
+        rollback.add_argument("location", nargs="?", help="Only scripts of this location.")
+        how_far = rollback.add_mutually_exclusive_group()
+        how_far.add_argument(
+            "--to", metavar="VERSION", help="Roll back every script newer than VERSION."
+        )
+        how_far.add_argument("--steps", type=int, default=None, help="How many scripts (1).")
+        rollback.add_argument("--lock-wait", type=float, default=None, metavar="SECONDS")
+
+        add(
+            "validate",
+            "Check the scripts against the registry; exit 1 with one line per problem.",
+            "Reports malformed files, changed checksums (both values), missing files, "
+            "out-of-order pending scripts and interrupted or failed scripts. Exit 0 when clean.",
+        )
+
+        history = add("history", "Show the registry, newest first.", "")
+        history.add_argument("--format", choices=["text", "json"], default="text")
+        history.add_argument("--limit", type=int, default=50, help="Rows to show (50; 0: all).")
+        history.add_argument("--tier", choices=[t.value for t in Tier], default=None)
+        history.add_argument("--location", default=None, help="Only this app or location.")
+
+        repair = add(
+            "repair",
+            "Resolve an interrupted, failed or changed script by recording its real state.",
+            "Runs no SQL: appends a row saying the script is applied (recording the file's "
+            "current checksum) or pending.",
+        )
+        repair.add_argument("script", metavar="LOCATION:VERSION")
+        repair.add_argument("--as", dest="as_state", choices=["applied", "pending"], required=True)
+        repair.add_argument("--reason", required=True, help="Why; kept in the registry.")
+
+        baseline = add(
+            "baseline",
+            "Mark every script of a location up to VERSION as applied, without running them.",
+            "For a database that already has those changes (brought over from "
+            "golang-migrate, Flyway or dbmate).",
+        )
+        baseline.add_argument("script", metavar="LOCATION:VERSION")
+        baseline.add_argument("--reason", default="", help="Kept in the registry.")
+
+        fake = add("fake", "Mark one script as applied without running it.", "")
+        fake.add_argument("script", metavar="LOCATION:VERSION")
+        fake.add_argument("--reason", default="", help="Kept in the registry.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         database = options["database"]
@@ -60,9 +195,21 @@ class Command(BaseCommand):
             choices = ", ".join(repr(alias) for alias in connections)
             raise CommandError(f"Unknown database {database!r}. Choose one of: {choices}.")
         try:
+            status_module.ensure_postgresql(database)
             options["handler"](**options)
         except SchemaOpsError as exc:
             raise CommandError(str(exc)) from exc
+
+    # Output helpers -------------------------------------------------------
+
+    def progress(self, message: str) -> None:
+        self.stdout.write(message)
+        self.stdout.flush()
+
+    def lock(self, database: str, wait: float | None) -> RunnerLock:
+        return RunnerLock(database, conf.lock_wait() if wait is None else wait, self.progress)
+
+    # status ------------------------------------------------------------------
 
     def handle_status(self, *, database: str, format: str, verbosity: int, **_: Any) -> None:
         status = status_module.collect(database)
@@ -93,6 +240,30 @@ class Command(BaseCommand):
         else:
             self.stdout.write(self.style.SUCCESS("All Django migrations are applied."))
 
+        self.stdout.write(self.style.MIGRATE_HEADING(f"SQL scripts ({database})"))
+        for error in status.script_errors:
+            self.stdout.write(self.style.ERROR(f"  {error}"))
+        if not status.scripts and not status.script_errors:
+            self.stdout.write("  No scripts: add .sql files to an app's sqlmigrations/ folder.")
+        width = max((len(s.id) + len(s.name) for s in status.scripts), default=0) + 1
+        for script in status.scripts:
+            label = f"{script.id} {script.name}".ljust(width)
+            when = ""
+            if script.latest is not None and script.is_applied:
+                when = _format_time(script.latest.finished_at or script.latest.started_at)
+            shown = script.state.value.ljust(11)
+            if script.state in (plan.State.PENDING, plan.State.REVERTED):
+                shown = self.style.WARNING(shown)
+            elif script.state not in (plan.State.APPLIED, plan.State.BASELINED):
+                shown = self.style.ERROR(shown)
+            self.stdout.write(f"  {label} {shown} {when}".rstrip())
+        counts: dict[str, int] = {}
+        for script in status.scripts:
+            counts[script.state.value] = counts.get(script.state.value, 0) + 1
+        if status.scripts:
+            summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            self.stdout.write(f"{len(status.scripts)} script(s): {summary}.")
+
         self.stdout.write(self.style.MIGRATE_HEADING("Registry (latest row of each change)"))
         if not status.registry_installed:
             self.stdout.write(
@@ -102,9 +273,354 @@ class Command(BaseCommand):
             )
         elif not status.registry:
             self.stdout.write("  No changes recorded yet.")
-        for entry in status.registry:
-            duration = "" if entry.duration_ms is None else f" {entry.duration_ms} ms"
+        elif verbosity < 2:
+            newest = max(status.registry, key=lambda e: e.pk)
             self.stdout.write(
-                f"  {entry.started_at:%Y-%m-%d %H:%M:%S} {entry.tier:6} "
-                f"{entry.location}:{entry.version} {entry.direction} {entry.outcome}{duration}"
+                f"  {len(status.registry)} change(s) recorded; newest: {newest.location}:"
+                f"{newest.version} {newest.outcome} at {_format_time(newest.started_at)} "
+                "(-v 2 lists them; 'schemaops history' shows every row)."
             )
+        else:
+            for entry in status.registry:
+                duration = "" if entry.duration_ms is None else f" {entry.duration_ms} ms"
+                self.stdout.write(
+                    f"  {_format_time(entry.started_at)} {entry.tier:6} "
+                    f"{entry.location}:{entry.version} {entry.direction} "
+                    f"{entry.outcome}{duration}"
+                )
+
+    # new ---------------------------------------------------------------------
+
+    def handle_new(
+        self,
+        *,
+        database: str,
+        name: str,
+        app: str | None,
+        location: str | None,
+        author: str | None,
+        **_: Any,
+    ) -> None:
+        target = self._new_location(app, location)
+        existing = loader.scripts_in(target) if target.path.is_dir() else []
+        slug = _SLUG.sub("_", name.lower()).strip("_")
+        if not slug:
+            raise CommandError(f"Name {name!r} has no letters or digits to make a file name of.")
+        now = timezone.now()
+        newest = existing[-1] if existing else None
+        if newest is not None and len(newest.version) >= _TIMESTAMP_DIGITS:
+            version = now.strftime("%Y%m%d%H%M%S")
+            if int(version) <= newest.number:
+                version = str(newest.number + 1)
+        else:
+            width = len(newest.version) if newest else 4
+            version = str((newest.number if newest else 0) + 1).zfill(width)
+        target.path.mkdir(parents=True, exist_ok=True)
+        path = target.path / f"{version}_{slug}.sql"
+        if path.exists():
+            raise CommandError(f"{path} already exists.")
+        try:
+            who = author or getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        path.write_text(
+            f"-- Purpose: {name}\n"
+            f"-- Author: {who}\n"
+            f"-- Date: {now:%Y-%m-%d}\n"
+            "-- Depends: none. To run after a Django migration or another script, add e.g.\n"
+            "--   -- schemaops: depends=app_label.0002_migration_name,location:0001\n"
+            "-- Directives (optional): atomic=false lock_timeout=2s statement_timeout=0 "
+            "retries=5\n"
+            "\n"
+            "-- migrate:up\n"
+            "\n"
+            "\n"
+            "-- migrate:down\n"
+            "\n",
+            encoding="utf-8",
+        )
+        self.stdout.write(f"Created {path}")
+        self.stdout.write(f"Refer to it as {target.name}:{version}.")
+
+    def _new_location(self, app: str | None, location: str | None) -> loader.Location:
+        found = {loc.name: loc for loc in loader.locations()}
+        if app is not None:
+            try:
+                app_config = apps.get_app_config(app)
+            except LookupError:
+                raise CommandError(f"No installed app with label {app!r}.") from None
+            return found.get(
+                app, loader.Location(app, Path(app_config.path) / loader.SCRIPTS_FOLDER)
+            )
+        if location is not None:
+            if location not in found:
+                known = ", ".join(sorted(found)) or "none"
+                raise CommandError(
+                    f"No location {location!r} (known: {known}). Use --app LABEL to start an "
+                    "app's sqlmigrations/ folder, or add the folder to SCHEMAOPS['SCRIPT_DIRS']."
+                )
+            return found[location]
+        if len(found) == 1:
+            return next(iter(found.values()))
+        known = ", ".join(sorted(found)) or "none yet"
+        raise CommandError(f"Say where: --app LABEL or --location NAME (locations: {known}).")
+
+    # plan / migrate ----------------------------------------------------------
+
+    def handle_plan(self, *, database: str, **_: Any) -> None:
+        scripts = runner.pending_scripts(database)
+        steps = runner.interleaved(database, scripts)
+        if not steps:
+            self.stdout.write("Nothing to do: both tiers are up to date.")
+            return
+        self.stdout.write(self.style.MIGRATE_HEADING(f"Planned steps ({database}):"))
+        for number, step in enumerate(steps, start=1):
+            detail = ""
+            if step.script is not None:
+                parsed = step.script.parsed
+                detail = (
+                    "atomic"
+                    if parsed.atomic
+                    else f"non-atomic ({parsed.up.non_transactional or 'atomic=false'})"
+                )
+                detail = f"  [{detail}]"
+            self.stdout.write(f"  {number:3}. {step}{detail}")
+
+    def handle_migrate(
+        self,
+        *,
+        database: str,
+        target: str | None,
+        allow_changed: bool | None,
+        allow_missing: bool | None,
+        allow_out_of_order: bool | None,
+        lock_wait: float | None,
+        verbosity: int,
+        **_: Any,
+    ) -> None:
+        options = runner.Options(allow_changed, allow_missing, allow_out_of_order)
+        with self.lock(database, lock_wait):
+            scripts = runner.pending_scripts(database, target=target, options=options)
+            steps = runner.interleaved(database, scripts)
+            migrate_options = {
+                "database": database,
+                "verbosity": verbosity,
+                "stdout": self.stdout,
+                "run_scripts": False,
+            }
+            for index, step in enumerate(steps):
+                if step.script is not None:
+                    runner.apply_scripts(database, [step.script], self.progress)
+                    continue
+                following = steps[index + 1] if index + 1 < len(steps) else None
+                if following is None or following.script is None:
+                    continue  # the migrate call before the next script covers it
+                if any(s.migration is not None for s in steps[index + 1 :]):
+                    assert step.migration is not None
+                    call_command("migrate", *step.migration, **migrate_options)
+                else:
+                    call_command("migrate", **migrate_options)
+            if target is None:
+                # Django migrations after the last script, if any, and the
+                # post-migrate signals of a full run.
+                call_command("migrate", **migrate_options)
+        if not scripts:
+            self.stdout.write("No pending scripts.")
+
+    # rollback ----------------------------------------------------------------
+
+    def handle_rollback(
+        self,
+        *,
+        database: str,
+        location: str | None,
+        to: str | None,
+        steps: int | None,
+        lock_wait: float | None,
+        **_: Any,
+    ) -> None:
+        with self.lock(database, lock_wait):
+            found = plan.load(database)
+            blocking = [
+                p
+                for p in plan.problems(found, allow_out_of_order=True)
+                if p.kind in ("interrupted", "failed")
+            ]
+            if blocking:
+                raise UnsafeStateError(
+                    "\n".join(str(p) for p in blocking) + "\nNothing was rolled back."
+                )
+            applied = [
+                s for s in found if s.is_applied and (location is None or s.location == location)
+            ]
+            if location is not None and not any(s.location == location for s in found):
+                raise ScriptNotFound(f"No location {location!r} with scripts.")
+            # Newest first: by when they were applied.
+            applied.sort(key=lambda s: s.latest.pk if s.latest else 0, reverse=True)
+            if to is not None:
+                if location is None:
+                    locations = {s.location for s in applied}
+                    if len(locations) > 1:
+                        raise CommandError(
+                            f"--to {to} needs a LOCATION (scripts are applied in: "
+                            f"{', '.join(sorted(locations))})."
+                        )
+                if not to.isdigit():
+                    raise CommandError(f"--to {to!r} is not a version number.")
+                selected = [s for s in applied if s.number > int(to)]
+            else:
+                selected = applied[: steps or 1]
+            if not selected:
+                self.stdout.write("Nothing to roll back.")
+                return
+            for status in selected:
+                if status.script is None:
+                    raise ScriptNotFound(
+                        f"{status.id} is applied but its file is gone, so its down section "
+                        "cannot run. Restore the file. Nothing was rolled back."
+                    )
+                if status.script.parsed.down is None:
+                    raise ScriptError(
+                        f"{status.id} ({status.script.path}) has no down section, so it cannot "
+                        "be rolled back. Add a -- migrate:down section (or a .down.sql file). "
+                        "Nothing was rolled back."
+                    )
+            executor = ScriptExecutor(database, self.progress)
+            for status in selected:
+                assert status.script is not None
+                self.progress(f"  Reverting {status.id} {status.name}...")
+                entry = executor.revert(status.script)
+                self.progress(f"  Reverted {status.id} in {entry.duration_ms} ms")
+
+    # validate / history --------------------------------------------------------
+
+    def handle_validate(self, *, database: str, **_: Any) -> None:
+        try:
+            found = plan.load(database)
+        except ScriptError as exc:
+            for line in str(exc).splitlines():
+                self.stderr.write(line)
+            raise CommandError("Validation failed: malformed script files.") from exc
+        lines: list[str] = []
+        for status in found:
+            if status.script is not None and status.state in plan.RUNNABLE_STATES:
+                try:
+                    status.script.parsed  # noqa: B018
+                except ScriptError as exc:
+                    lines.append(str(exc))
+        lines.extend(str(p) for p in plan.validation_problems(found))
+        for line in lines:
+            self.stderr.write(line)
+        if lines:
+            raise CommandError(f"Validation failed: {len(lines)} problem(s).")
+        self.stdout.write(self.style.SUCCESS(f"OK: {len(found)} script(s), no problems."))
+
+    def handle_history(
+        self,
+        *,
+        database: str,
+        format: str,
+        limit: int,
+        tier: str | None,
+        location: str | None,
+        **_: Any,
+    ) -> None:
+        rows = HistoryEntry.objects.using(database).order_by("-id")
+        if tier:
+            rows = rows.filter(tier=tier)
+        if location:
+            rows = rows.filter(location=location)
+        if limit:
+            rows = rows[:limit]
+        entries = list(rows)
+        if format == "json":
+            self.stdout.write(
+                json.dumps(
+                    [
+                        {
+                            **status_module.entry_as_dict(entry),
+                            "database_user": entry.db_user,
+                            "os_user": entry.os_user,
+                            "host": entry.host,
+                            "note": entry.note,
+                        }
+                        for entry in entries
+                    ],
+                    indent=2,
+                )
+            )
+            return
+        if not entries:
+            self.stdout.write("No history yet.")
+        for entry in entries:
+            duration = "" if entry.duration_ms is None else f" {entry.duration_ms} ms"
+            line = (
+                f"{_format_time(entry.started_at)} {entry.tier:6} {entry.location}:"
+                f"{entry.version} {entry.direction:4} {entry.outcome}{duration}"
+                f"  ({entry.os_user}@{entry.host})"
+            )
+            self.stdout.write(line)
+            if entry.error:
+                self.stdout.write(f"    error: {entry.error.splitlines()[0]}")
+            if entry.note:
+                self.stdout.write(f"    note: {entry.note}")
+
+    # repair / baseline / fake -------------------------------------------------
+
+    def _append(
+        self, database: str, status: plan.ScriptStatus, outcome: str, direction: str, note: str
+    ) -> HistoryEntry:
+        return Recorder(database).record(
+            tier=Tier.SQL,
+            location=status.location,
+            version=status.version,
+            name=status.name,
+            checksum=status.checksum,
+            direction=direction,
+            outcome=outcome,
+            started_at=timezone.now(),
+            duration_ms=0,
+            note=note,
+        )
+
+    def handle_repair(
+        self, *, database: str, script: str, as_state: str, reason: str, **_: Any
+    ) -> None:
+        if not reason.strip():
+            raise CommandError("--reason must say why; it is kept in the registry.")
+        with self.lock(database, None):
+            status = plan.find(plan.load(database), script)
+            direction = Direction.UP if as_state == "applied" else Direction.DOWN
+            self._append(database, status, Outcome.REPAIRED, direction, reason)
+        self.stdout.write(
+            f"Recorded {status.id} as {as_state} (was {status.state.value}). Reason: {reason}"
+        )
+
+    def handle_baseline(self, *, database: str, script: str, reason: str, **_: Any) -> None:
+        with self.lock(database, None):
+            found = plan.load(database)
+            wanted = plan.find(found, script)
+            selected = [
+                s
+                for s in found
+                if s.location == wanted.location
+                and s.number <= wanted.number
+                and not s.is_applied
+                and s.script is not None
+            ]
+            for status in selected:
+                self._append(database, status, Outcome.BASELINED, Direction.UP, reason)
+                self.stdout.write(f"  Baselined {status.id} {status.name}")
+        self.stdout.write(
+            f"Baselined {len(selected)} script(s) of {wanted.location} up to {wanted.version}."
+        )
+
+    def handle_fake(self, *, database: str, script: str, reason: str, **_: Any) -> None:
+        with self.lock(database, None):
+            status = plan.find(plan.load(database), script)
+            if status.is_applied:
+                raise CommandError(f"{status.id} is already {status.state.value}.")
+            if status.script is None:
+                raise ScriptNotFound(f"{status.id} has no file to fake.")
+            self._append(database, status, Outcome.FAKED, Direction.UP, reason)
+        self.stdout.write(f"Marked {status.id} as applied without running it.")

@@ -1,0 +1,379 @@
+"""Running scripts against the database and recording what happened."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from schemaops import conf
+from schemaops.exceptions import ScriptError, ScriptFailed
+from schemaops.models import Direction, HistoryEntry, Outcome, Tier
+from schemaops.recorder import Recorder
+from schemaops.scripts.loader import Script, Section
+from schemaops.statements import Statement
+
+LOCK_NOT_AVAILABLE = "55P03"
+RETRY_BASE_DELAY = 0.25
+RETRY_MAX_DELAY = 10.0
+
+_CONCURRENT_INDEX = re.compile(
+    r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"(?P<name>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)\s+ON\b",
+    re.IGNORECASE,
+)
+# The relation a statement locks first, for "waited for a lock on ..." messages.
+_TARGET = re.compile(
+    r"^(?:ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?|LOCK(?:\s+TABLE)?(?:\s+ONLY)?"
+    r"|UPDATE(?:\s+ONLY)?|DELETE\s+FROM(?:\s+ONLY)?|INSERT\s+INTO|TRUNCATE(?:\s+TABLE)?"
+    r"|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON(?:\s+ONLY)?"
+    r"|COMMENT\s+ON\s+(?:TABLE|COLUMN))\s+(?P<name>(?:\"[^\"]+\"|[\w$]+)"
+    r"(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+Progress = Callable[[str], None]
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """Return the SQLSTATE of a database error (Django wraps psycopg's in ``__cause__``)."""
+    for candidate in (exc, exc.__cause__):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if state:
+            return str(state)
+    return None
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def backoff(attempt: int) -> float:
+    """Return the delay before retry ``attempt`` (0-based): exponential, with jitter."""
+    delay: float = min(RETRY_BASE_DELAY * 2.0**attempt, RETRY_MAX_DELAY)
+    return delay * random.uniform(0.5, 1.5)
+
+
+class ScriptExecutor:
+    """Apply and revert scripts on database ``using``, one at a time.
+
+    An atomic script runs in one transaction with its registry row, so it is
+    either applied and recorded, or neither. A non-atomic script runs in
+    autocommit, statement by statement, between a committed ``started`` row and
+    a committed ``applied`` row; a ``started`` row with nothing after it is an
+    interrupted script. Callers hold the runner lock (:class:`RunnerLock`).
+    """
+
+    def __init__(self, using: str = DEFAULT_DB_ALIAS, progress: Progress | None = None) -> None:
+        self.using = using
+        self.progress: Progress = progress or (lambda message: None)
+        self.recorder = Recorder(using)
+
+    @property
+    def connection(self) -> BaseDatabaseWrapper:
+        return connections[self.using]
+
+    def apply(self, script: Script) -> HistoryEntry:
+        """Run the up section of ``script``; raise :class:`ScriptFailed` on failure."""
+        return self._run(script, script.parsed.up, Direction.UP, Outcome.APPLIED)
+
+    def revert(self, script: Script) -> HistoryEntry:
+        """Run the down section of ``script``; raise :class:`ScriptError` if it has none."""
+        down = script.parsed.down
+        if down is None:
+            raise ScriptError(
+                f"{script.id} ({script.path}) has no down section, so it cannot be rolled "
+                "back. Add a -- migrate:down section (or a .down.sql file), or mark it pending "
+                f"without running anything: manage.py schemaops repair {script.id} --as pending "
+                "--reason '...'."
+            )
+        return self._run(script, down, Direction.DOWN, Outcome.REVERTED)
+
+    def _settings(self, script: Script) -> tuple[str, str, int]:
+        directives = script.parsed.directives
+        return (
+            directives.lock_timeout or conf.lock_timeout(),
+            directives.statement_timeout or conf.statement_timeout(),
+            conf.retries() if directives.retries is None else directives.retries,
+        )
+
+    def _run(self, script: Script, section: Section, direction: str, outcome: str) -> HistoryEntry:
+        self.recorder.db_user  # noqa: B018 - read while the connection is healthy
+        if section.atomic:
+            return self._run_atomic(script, section, direction, outcome)
+        if self.connection.in_atomic_block:
+            raise ScriptError(
+                f"{script.id} ({script.path}) cannot run in a transaction "
+                f"({section.non_transactional}), but a transaction is open. From a Django "
+                "migration, set atomic = False on the Migration class."
+            )
+        return self._run_autocommit(script, section, direction, outcome)
+
+    def _record(
+        self,
+        script: Script,
+        section: Section,
+        direction: str,
+        outcome: str,
+        started_at: object,
+        duration_ms: int | None,
+        **extra: object,
+    ) -> HistoryEntry:
+        return self.recorder.record(
+            tier=Tier.SQL,
+            location=script.location.name,
+            version=script.version,
+            name=script.name,
+            checksum=script.checksum,
+            direction=direction,
+            outcome=outcome,
+            started_at=started_at,  # type: ignore[arg-type]
+            duration_ms=duration_ms,
+            sql=section.text.strip("\n"),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    @contextmanager
+    def _timeouts(self, lock_timeout: str, statement_timeout: str, local: bool) -> Iterator[None]:
+        """Set the timeouts for the block: ``SET LOCAL`` in a transaction, else for the
+        session, restored afterwards."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'),"
+                " set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+                [lock_timeout, local, statement_timeout, local],
+            )
+            row = cursor.fetchone()
+        assert row is not None
+        try:
+            yield
+        finally:
+            if not local and self.connection.connection is not None and self._usable():
+                with self.connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('lock_timeout', %s, false), "
+                        "set_config('statement_timeout', %s, false)",
+                        [row[0], row[1]],
+                    )
+
+    def _usable(self) -> bool:
+        try:
+            return bool(self.connection.is_usable())
+        except Exception:
+            return False
+
+    def _describe_lock_wait(self, statement: Statement) -> str:
+        """Name the relation ``statement`` waited for, and who holds locks on it."""
+        match = _TARGET.match(statement.text)
+        if match is None:
+            return "a lock"
+        name = match.group("name")
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT DISTINCT l.pid, l.mode, coalesce(a.application_name, ''),"
+                    " coalesce(a.state, '') FROM pg_locks l"
+                    " JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE l.relation = to_regclass(%s) AND l.granted"
+                    " AND l.pid <> pg_backend_pid() ORDER BY l.pid",
+                    [name],
+                )
+                holders = cursor.fetchall()
+        except DatabaseError:
+            holders = []
+        if not holders:
+            return f"a lock on relation {name}"
+        described = "; ".join(
+            f"pid {pid} holds {mode}" + (f" ({app}, {state})" if app else f" ({state})")
+            for pid, mode, app, state in holders[:3]
+        )
+        return f"a lock on relation {name}, held by {described}"
+
+    def _failure_message(
+        self, script: Script, section: Section, statement: Statement | None, exc: BaseException
+    ) -> str:
+        where = f"{section.path}:{statement.line}" if statement else str(section.path)
+        return f"{script.id} failed at {where}: {_message(exc)}"
+
+    def _record_failure(
+        self,
+        script: Script,
+        section: Section,
+        direction: str,
+        started_at: object,
+        duration_ms: int,
+        statement: Statement | None,
+        message: str,
+    ) -> str:
+        """Append a ``failed`` row on a fresh transaction; return a note if that failed."""
+        try:
+            if not self._usable():
+                self.connection.close()
+            self._record(
+                script,
+                section,
+                direction,
+                Outcome.FAILED,
+                started_at,
+                duration_ms,
+                error=message,
+                failed_statement=statement.text if statement else "",
+                failed_line=statement.line if statement else None,
+            )
+        except DatabaseError as exc:
+            return (
+                f" The failure could not be recorded ({_message(exc)}); run manage.py "
+                "schemaops status once the database is back."
+            )
+        return ""
+
+    def _run_atomic(
+        self, script: Script, section: Section, direction: str, outcome: str
+    ) -> HistoryEntry:
+        lock_timeout, statement_timeout, retries = self._settings(script)
+        attempt = 0
+        while True:
+            started_at = timezone.now()
+            start = time.monotonic()
+            current: Statement | None = None
+            try:
+                with transaction.atomic(using=self.using):
+                    with (
+                        self._timeouts(lock_timeout, statement_timeout, local=True),
+                        self.connection.cursor() as cursor,
+                    ):
+                        for current in section.statements:
+                            cursor.execute(current.text)
+                    duration_ms = int((time.monotonic() - start) * 1000)
+                    return self._record(
+                        script, section, direction, outcome, started_at, duration_ms
+                    )
+            except DatabaseError as exc:
+                duration_ms = int((time.monotonic() - start) * 1000)
+                if sqlstate(exc) == LOCK_NOT_AVAILABLE and current is not None:
+                    waited = self._describe_lock_wait(current)
+                    if attempt < retries:
+                        delay = backoff(attempt)
+                        attempt += 1
+                        self.progress(
+                            f"  {script.id}: line {current.line} waited {lock_timeout} for "
+                            f"{waited}; rolled back, retry {attempt}/{retries} in {delay:.1f}s"
+                        )
+                        time.sleep(delay)
+                        continue
+                    message = (
+                        f"{script.id} failed at {section.path}:{current.line}: could not get "
+                        f"{waited} within lock_timeout={lock_timeout}, after {retries} "
+                        "retries. Nothing of it was kept. Run it when the table is quieter, or "
+                        "raise lock_timeout/retries in the script's header."
+                    )
+                else:
+                    message = self._failure_message(script, section, current, exc) + (
+                        ". Nothing of it was kept (the transaction rolled back)."
+                    )
+                note = self._record_failure(
+                    script, section, direction, started_at, duration_ms, current, message
+                )
+                raise ScriptFailed(message + note) from exc
+
+    def _drop_invalid_index(self, name: str) -> bool:
+        """Drop index ``name`` if it exists and is INVALID; return whether one was dropped."""
+        with self.connection.cursor() as cursor:
+            # PostgreSQL quotes the name itself (regclass output), so the
+            # DROP names exactly the index the catalog found.
+            cursor.execute(
+                "SELECT i.indexrelid::regclass::text FROM pg_index i"
+                " WHERE i.indexrelid = to_regclass(%s) AND NOT i.indisvalid",
+                [name],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            cursor.execute("DROP INDEX CONCURRENTLY IF EXISTS " + row[0])
+        return True
+
+    def _run_autocommit(
+        self, script: Script, section: Section, direction: str, outcome: str
+    ) -> HistoryEntry:
+        lock_timeout, statement_timeout, retries = self._settings(script)
+        started_at = timezone.now()
+        start = time.monotonic()
+        self._record(script, section, direction, Outcome.STARTED, started_at, None)
+        with self._timeouts(lock_timeout, statement_timeout, local=False):
+            for statement in section.statements:
+                self._run_statement(
+                    script, section, direction, statement, started_at, start, lock_timeout, retries
+                )
+        duration_ms = int((time.monotonic() - start) * 1000)
+        return self._record(script, section, direction, outcome, started_at, duration_ms)
+
+    def _run_statement(
+        self,
+        script: Script,
+        section: Section,
+        direction: str,
+        statement: Statement,
+        started_at: object,
+        start: float,
+        lock_timeout: str,
+        retries: int,
+    ) -> None:
+        index = _CONCURRENT_INDEX.match(statement.text)
+        attempt = 0
+        while True:
+            if index and self._drop_invalid_index(index.group("name")):
+                # Left by an earlier failed or killed build; IF NOT EXISTS would keep it.
+                self.progress(
+                    f"  {script.id}: dropped INVALID index {index.group('name')} left by an "
+                    "earlier build"
+                )
+            try:
+                with self.connection.cursor() as cursor:
+                    cursor.execute(statement.text)
+                return
+            except DatabaseError as exc:
+                failure = exc
+            usable = self._usable()
+            leftover = ""
+            if index and usable:
+                try:
+                    if self._drop_invalid_index(index.group("name")):
+                        leftover = f" The INVALID index {index.group('name')} it left was dropped."
+                except DatabaseError as drop_error:
+                    leftover = (
+                        f" It left the INVALID index {index.group('name')}, which could not be "
+                        f"dropped ({_message(drop_error)}): DROP INDEX CONCURRENTLY "
+                        f"{index.group('name')};"
+                    )
+            if usable and sqlstate(failure) == LOCK_NOT_AVAILABLE:
+                waited = self._describe_lock_wait(statement)
+                if attempt < retries:
+                    delay = backoff(attempt)
+                    attempt += 1
+                    self.progress(
+                        f"  {script.id}: line {statement.line} waited {lock_timeout} for "
+                        f"{waited}; retry {attempt}/{retries} in {delay:.1f}s"
+                    )
+                    time.sleep(delay)
+                    continue
+                message = (
+                    f"{script.id} failed at {section.path}:{statement.line}: could not get "
+                    f"{waited} within lock_timeout={lock_timeout}, after {retries} retries."
+                )
+            else:
+                message = self._failure_message(script, section, statement, failure) + "."
+            if not usable:
+                message += " The connection to the database was lost."
+            message += " The statements before this one stayed applied (non-atomic script)."
+            message += leftover
+            duration_ms = int((time.monotonic() - start) * 1000)
+            note = self._record_failure(
+                script, section, direction, started_at, duration_ms, statement, message
+            )
+            raise ScriptFailed(message + note) from failure

@@ -1,0 +1,101 @@
+"""One runner per database: a session-level advisory lock."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from schemaops.exceptions import RunLockTimeout
+
+# pg_advisory_lock(int4, int4): "schemaops" and "the runner". Advisory locks
+# are scoped to the current database, so one key serves every database.
+LOCK_CLASS = 0x5C0E
+LOCK_OBJECT = 1
+
+_HOLDER_SQL = """
+SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''),
+       coalesce(host(a.client_addr), 'local'), a.backend_start, coalesce(a.state, '')
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND l.database = (
+           SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = %s AND l.objid = %s AND l.objsubid = 2
+"""
+
+
+class RunnerLock:
+    """Hold the runner lock of database ``using`` for the ``with`` block.
+
+    Waiting polls ``pg_try_advisory_lock`` from autocommit, with no transaction
+    open between polls: a waiter that held a snapshot would make a concurrent
+    ``CREATE INDEX CONCURRENTLY`` in the running process wait for it, and both
+    would wait forever. The lock is re-entrant on one connection, so a
+    ``RunScript`` inside a migration run by ``migrate`` takes it again at once.
+    """
+
+    def __init__(
+        self,
+        using: str = DEFAULT_DB_ALIAS,
+        wait: float = 600.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.using = using
+        self.wait = wait
+        self.progress = progress or (lambda message: None)
+
+    def holder(self) -> str:
+        """Describe the session holding the lock, for messages ("" if none)."""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(_HOLDER_SQL, [LOCK_CLASS, LOCK_OBJECT])
+            row = cursor.fetchone()
+        if row is None:
+            return ""
+        pid, application, user, client, since, state = row
+        application = f" ({application})" if application else ""
+        return (
+            f"pid {pid}{application}, user {user!r} from {client}, connected since "
+            f"{since:%Y-%m-%d %H:%M:%S %Z}, {state or 'unknown state'}"
+        )
+
+    def try_acquire(self) -> bool:
+        with connections[self.using].cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, LOCK_OBJECT])
+            row = cursor.fetchone()
+        return bool(row and row[0])
+
+    def __enter__(self) -> RunnerLock:
+        deadline = time.monotonic() + self.wait
+        delay = 0.05
+        next_report = 0.0
+        while not self.try_acquire():
+            now = time.monotonic()
+            if now >= deadline:
+                holder = self.holder() or "released just now"
+                raise RunLockTimeout(
+                    f"Another schemaops run has held the runner lock on database "
+                    f"{self.using!r} for more than {self.wait:g}s: {holder}. "
+                    "Wait for it to finish, or raise --lock-wait."
+                )
+            if now >= next_report:
+                self.progress(f"Waiting for another run to finish: {self.holder() or 'releasing'}")
+                next_report = now + 10.0
+            time.sleep(min(delay, deadline - now) * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 1.0)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection = connections[self.using]
+        if connection.connection is None or not connection.is_usable():
+            return  # the session is gone, and its lock with it
+        if connection.in_atomic_block and connection.needs_rollback:
+            return  # released with the session; a statement here would fail
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, LOCK_OBJECT])

@@ -1,0 +1,340 @@
+"""The state of every script, what would run, in which order, and what stops a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import heapq
+from collections.abc import Iterable
+
+from django.db import DEFAULT_DB_ALIAS
+
+from schemaops.exceptions import PlanError, ScriptNotFound
+from schemaops.models import Direction, HistoryEntry, Outcome, Tier
+from schemaops.scripts import loader
+from schemaops.scripts.loader import Script
+
+
+class State(str, enum.Enum):
+    """A script's state, from its newest registry row and its file."""
+
+    APPLIED = "applied"
+    PENDING = "pending"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    CHANGED = "changed"
+    MISSING = "missing"
+    REVERTED = "reverted"
+    BASELINED = "baselined"
+
+
+# Newest row's outcome -> state, before the file is compared with it.
+_STATE_OF_OUTCOME = {
+    Outcome.APPLIED: State.APPLIED,
+    Outcome.FAKED: State.APPLIED,
+    Outcome.BASELINED: State.BASELINED,
+    Outcome.FAILED: State.FAILED,
+    Outcome.STARTED: State.INTERRUPTED,
+    Outcome.INTERRUPTED: State.INTERRUPTED,
+    Outcome.REVERTED: State.REVERTED,
+}
+APPLIED_STATES = frozenset({State.APPLIED, State.BASELINED, State.CHANGED, State.MISSING})
+RUNNABLE_STATES = frozenset({State.PENDING, State.REVERTED, State.FAILED})
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptStatus:
+    """A script (on disk, in the registry, or both) and its state."""
+
+    location: str
+    version: str
+    number: int
+    name: str
+    state: State
+    script: Script | None
+    latest: HistoryEntry | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.location}:{self.version}"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.location, self.number)
+
+    @property
+    def is_applied(self) -> bool:
+        return self.state in APPLIED_STATES
+
+    @property
+    def checksum(self) -> str:
+        """The file's checksum, or the recorded one when the file is gone."""
+        if self.script is not None:
+            return self.script.checksum
+        return self.latest.checksum if self.latest else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Something that stops ``migrate`` until resolved; ``fix`` says how."""
+
+    kind: str  # changed, missing, out-of-order, interrupted, failed
+    status: ScriptStatus
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.status.id}: {self.message} {self.fix}"
+
+
+def _state(entry: HistoryEntry | None) -> State:
+    if entry is None:
+        return State.PENDING
+    if entry.outcome == Outcome.REPAIRED:
+        # A repair moves a script to applied (direction up) or pending (down).
+        return State.APPLIED if entry.direction == Direction.UP else State.PENDING
+    return _STATE_OF_OUTCOME.get(Outcome(entry.outcome), State.PENDING)
+
+
+def latest_rows(using: str = DEFAULT_DB_ALIAS) -> dict[tuple[str, int], HistoryEntry]:
+    """Return the newest registry row of every script, keyed by (location, version number)."""
+    rows = HistoryEntry.objects.using(using).filter(tier=Tier.SQL).latest_per_change()
+    latest: dict[tuple[str, int], HistoryEntry] = {}
+    for row in rows:
+        key = (row.location, int(row.version))
+        # "0003" and "3" are one version; keep the newer row.
+        if key not in latest or latest[key].pk < row.pk:
+            latest[key] = row
+    return latest
+
+
+def statuses(
+    scripts: Iterable[Script], latest: dict[tuple[str, int], HistoryEntry]
+) -> list[ScriptStatus]:
+    """Combine the files and the registry into one status per script, sorted by key."""
+    result: list[ScriptStatus] = []
+    seen: set[tuple[str, int]] = set()
+    for script in scripts:
+        entry = latest.get(script.key)
+        state = _state(entry)
+        if (
+            state in APPLIED_STATES
+            and entry is not None
+            and entry.checksum
+            and entry.checksum != script.checksum
+        ):
+            state = State.CHANGED
+        seen.add(script.key)
+        result.append(
+            ScriptStatus(
+                script.location.name,
+                script.version,
+                script.number,
+                script.name,
+                state,
+                script,
+                entry,
+            )
+        )
+    for key, entry in latest.items():
+        if key in seen:
+            continue
+        state = _state(entry)
+        if state in APPLIED_STATES:
+            state = State.MISSING
+        elif state in (State.PENDING, State.REVERTED):
+            continue  # no file and not applied: nothing to report
+        result.append(
+            ScriptStatus(entry.location, entry.version, key[1], entry.name, state, None, entry)
+        )
+    return sorted(result, key=lambda s: s.key)
+
+
+def problems(
+    found: Iterable[ScriptStatus],
+    *,
+    allow_changed: bool = False,
+    allow_missing: bool = False,
+    allow_out_of_order: bool = False,
+) -> list[Problem]:
+    """Return what stops a run, in script order.
+
+    A failed atomic script is not a problem: its transaction rolled back, so
+    it is simply pending again. A failed non-atomic one may have done part of
+    its work, so it must be repaired first, like an interrupted one.
+    """
+    found = list(found)
+    newest_applied: dict[str, int] = {}
+    for status in found:
+        if status.is_applied:
+            newest_applied[status.location] = max(
+                newest_applied.get(status.location, -1), status.number
+            )
+    result: list[Problem] = []
+    for status in found:
+        repair = (
+            f"Check what it did, finish or undo it by hand, then run: manage.py schemaops "
+            f"repair {status.id} --as applied|pending --reason '...'."
+        )
+        if status.state == State.CHANGED and not allow_changed:
+            recorded = status.latest.checksum if status.latest else ""
+            result.append(
+                Problem(
+                    "changed",
+                    status,
+                    f"the file changed after it was applied (recorded checksum {recorded}, "
+                    f"file {status.checksum}).",
+                    "Restore the applied version and put the change in a new script, or "
+                    "record the new checksum with: manage.py schemaops repair "
+                    f"{status.id} --as applied --reason '...'.",
+                )
+            )
+        elif status.state == State.MISSING and not allow_missing:
+            result.append(
+                Problem(
+                    "missing",
+                    status,
+                    f"applied, but its file is gone from location {status.location!r}.",
+                    "Restore the file, or allow it with --allow-missing "
+                    "(SCHEMAOPS['ALLOW_MISSING'] = True).",
+                )
+            )
+        elif status.state == State.INTERRUPTED:
+            result.append(
+                Problem(
+                    "interrupted",
+                    status,
+                    "a run started this non-atomic script and never finished it (killed or "
+                    "disconnected); some of its statements may have run.",
+                    repair,
+                )
+            )
+        elif (
+            status.state == State.FAILED
+            and status.script is not None
+            and not _is_atomic(status.script)
+        ):
+            line = status.latest.failed_line if status.latest else None
+            where = f" at line {line}" if line else ""
+            result.append(
+                Problem(
+                    "failed",
+                    status,
+                    f"this non-atomic script failed{where}; the statements before it stayed "
+                    "applied.",
+                    repair,
+                )
+            )
+        elif (
+            status.state in RUNNABLE_STATES
+            and not allow_out_of_order
+            and status.number < newest_applied.get(status.location, -1)
+        ):
+            result.append(
+                Problem(
+                    "out-of-order",
+                    status,
+                    f"pending, but older than version {newest_applied[status.location]} "
+                    "which is already applied.",
+                    "Give it a version after the newest applied one, or allow it with "
+                    "--allow-out-of-order (SCHEMAOPS['ALLOW_OUT_OF_ORDER'] = True).",
+                )
+            )
+    return result
+
+
+def _is_atomic(script: Script) -> bool:
+    try:
+        return script.parsed.atomic
+    except Exception:
+        return False
+
+
+def validation_problems(found: Iterable[ScriptStatus]) -> list[Problem]:
+    """Return every problem ``validate`` reports: failed atomic scripts too."""
+    found = list(found)
+    result = problems(found)
+    reported = {p.status.key for p in result}
+    for status in found:
+        if status.state == State.FAILED and status.key not in reported:
+            line = status.latest.failed_line if status.latest else None
+            where = f" at line {line}" if line else ""
+            result.append(
+                Problem(
+                    "failed",
+                    status,
+                    f"the last run failed{where} and rolled back.",
+                    f"Fix the script and run manage.py schemaops migrate, or: manage.py "
+                    f"schemaops repair {status.id} --as pending --reason '...'.",
+                )
+            )
+    return sorted(result, key=lambda p: p.status.key)
+
+
+def order(pending: list[Script], applied: set[tuple[str, int]]) -> list[Script]:
+    """Return ``pending`` in run order: (location, version), moved later only as far as a
+    ``depends=location:version`` on another pending script requires.
+
+    Raises:
+        PlanError: a dependency names a script that does not exist, or a cycle.
+    """
+    by_key = {script.key: script for script in pending}
+    waiting_on: dict[tuple[str, int], set[tuple[str, int]]] = {}
+    dependents: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for script in pending:
+        needs: set[tuple[str, int]] = set()
+        for dependency in script.parsed.directives.depends:
+            if ":" not in dependency:
+                continue  # a Django migration: checked by the caller
+            location, _, version = dependency.partition(":")
+            key = (location, int(version))
+            if key in applied:
+                continue
+            if key not in by_key:
+                raise PlanError(
+                    f"{script.id} ({script.path}) depends on {dependency}, which is neither "
+                    "applied nor a pending script. Fix the depends= directive."
+                )
+            needs.add(key)
+            dependents.setdefault(key, []).append(script.key)
+        waiting_on[script.key] = needs
+    ready = [key for key, needs in waiting_on.items() if not needs]
+    heapq.heapify(ready)
+    result: list[Script] = []
+    while ready:
+        key = heapq.heappop(ready)
+        result.append(by_key[key])
+        for dependent in dependents.get(key, ()):
+            waiting_on[dependent].discard(key)
+            if not waiting_on[dependent]:
+                heapq.heappush(ready, dependent)
+    if len(result) != len(pending):
+        stuck = sorted(f"{k[0]}:{k[1]}" for k, needs in waiting_on.items() if needs)
+        raise PlanError(f"Circular depends= between scripts: {', '.join(stuck)}. Break the cycle.")
+    return result
+
+
+def find(found: Iterable[ScriptStatus], reference: str) -> ScriptStatus:
+    """Return the status ``location:version`` names (the version compared as a number).
+
+    Raises:
+        ScriptNotFound: no script on disk or in the registry has that id.
+    """
+    location, sep, version = reference.partition(":")
+    if not sep or not version.isdigit():
+        raise ScriptNotFound(f"{reference!r} is not location:version (for example demo:0003).")
+    key = (location, int(version))
+    found = list(found)
+    for status in found:
+        if status.key == key:
+            return status
+    known = sorted({s.location for s in found})
+    raise ScriptNotFound(
+        f"No script {reference!r}. Locations: {', '.join(known) or 'none'}; "
+        "run manage.py schemaops status to list the scripts."
+    )
+
+
+def load(using: str = DEFAULT_DB_ALIAS) -> list[ScriptStatus]:
+    """Read the files and the registry of ``using``: every script's status."""
+    return statuses(loader.load_scripts(), latest_rows(using))
