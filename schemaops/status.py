@@ -133,7 +133,7 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> Status:
     }
     errors: list[str] = []
     try:
-        scripts = loader.load_scripts()
+        scripts = loader.load_scripts(using)
     except ScriptError as exc:
         errors.extend(str(exc).splitlines())
         scripts = []

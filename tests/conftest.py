@@ -1,15 +1,94 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
 import pytest
-from django.db import connection
+from django.core.management import call_command
+from django.db import connection, connections
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def server_params(db: None) -> dict[str, object]:
     """Connection parameters of the PostgreSQL server the tests run on (any database)."""
     params = dict(connection.get_connection_params())
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.pop("prepare_threshold", None)
-    params.pop("server_side_binding", None)
+    for key in ("cursor_factory", "context", "prepare_threshold", "server_side_binding"):
+        params.pop(key, None)
     return params
+
+
+class ScriptFolder:
+    """A script location ("ops") in a temporary folder, applied to the ``runner`` database."""
+
+    name = "ops"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, filename: str, text: str) -> Path:
+        path = self.path / filename
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "SCHEMAOPS_TEST_SCRIPT_DIRS": f"{self.name}={self.path}",
+            "SCHEMAOPS_TEST_RUNNER_DB": str(connections["runner"].settings_dict["NAME"]),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``manage.py schemaops ARGS --database runner`` in another process."""
+        return subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO_ROOT / "manage.py"),
+                "schemaops",
+                *args,
+                "--database",
+                "runner",
+            ],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, *args: str) -> str:
+        """Run ``manage.py schemaops ARGS --database runner`` in-process; return stdout."""
+        out = StringIO()
+        call_command("schemaops", *args, "--database", "runner", stdout=out, stderr=out)
+        return out.getvalue()
+
+
+def runner_tables() -> set[str]:
+    with connections["runner"].cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.fixture
+def scripts(tmp_path: Path, settings: Any) -> Iterator[ScriptFolder]:
+    """An empty script location on the ``runner`` database; the tables its scripts
+    create are dropped afterwards."""
+    folder = tmp_path / "ops"
+    folder.mkdir()
+    settings.SCHEMAOPS = {**settings.SCHEMAOPS, "SCRIPT_DIRS": {"ops": folder}}
+    before = runner_tables()
+    yield ScriptFolder(folder)
+    connections["runner"].close()
+    created = runner_tables() - before
+    with connections["runner"].cursor() as cursor:
+        for table in sorted(created):
+            cursor.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')

@@ -17,11 +17,11 @@ import dataclasses
 import hashlib
 import re
 import shlex
-from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
 from django.apps import apps
+from django.db import router
 
 from schemaops import conf, statements
 from schemaops.exceptions import ScriptError
@@ -402,8 +402,11 @@ def _parse(script: Script) -> ParsedScript:
     return ParsedScript(up=up, down=down, directives=directives, suppressions=tuple(suppressions))
 
 
-def locations() -> list[Location]:
+def locations(using: str | None = None) -> list[Location]:
     """Return every script location: apps' ``sqlmigrations/`` folders, then ``SCRIPT_DIRS``.
+
+    With ``using``, an app's scripts are left out where the database routers
+    keep the app's migrations off that database, as Django does for migrations.
 
     Raises:
         ScriptError: a configured folder does not exist, or its name is taken.
@@ -411,6 +414,8 @@ def locations() -> list[Location]:
     found: dict[str, Location] = {}
     for app_config in apps.get_app_configs():
         folder = Path(app_config.path) / SCRIPTS_FOLDER
+        if using is not None and not router.allow_migrate(using, app_config.label):
+            continue
         if folder.is_dir():
             found[app_config.label] = Location(app_config.label, folder)
     for name, folder in conf.script_dirs().items():
@@ -483,15 +488,16 @@ def scripts_in(location: Location) -> list[Script]:
     return sorted(scripts, key=lambda s: s.number)
 
 
-def load_scripts(found: Iterable[Location] | None = None) -> list[Script]:
-    """Return every script of every location, sorted by (location, version).
+def load_scripts(using: str | None = None) -> list[Script]:
+    """Return every script of every location (for database ``using``), sorted by
+    (location, version).
 
     Every location is read before anything is reported, so one run names every
     badly named or duplicated file at once.
     """
     errors: list[str] = []
     scripts: list[Script] = []
-    for location in locations() if found is None else found:
+    for location in locations(using):
         try:
             scripts.extend(scripts_in(location))
         except ScriptError as exc:

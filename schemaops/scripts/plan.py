@@ -337,4 +337,4 @@ def find(found: Iterable[ScriptStatus], reference: str) -> ScriptStatus:
 
 def load(using: str = DEFAULT_DB_ALIAS) -> list[ScriptStatus]:
     """Read the files and the registry of ``using``: every script's status."""
-    return statuses(loader.load_scripts(), latest_rows(using))
+    return statuses(loader.load_scripts(using), latest_rows(using))

@@ -455,8 +455,12 @@ class Command(BaseCommand):
             ]
             if location is not None and not any(s.location == location for s in found):
                 raise ScriptNotFound(f"No location {location!r} with scripts.")
-            # Newest first: by when they were applied.
-            applied.sort(key=lambda s: s.latest.pk if s.latest else 0, reverse=True)
+            # Newest first: within a location by version (as golang-migrate's
+            # down does), across locations by when they were applied.
+            if location is not None:
+                applied.sort(key=lambda s: s.number, reverse=True)
+            else:
+                applied.sort(key=lambda s: s.latest.pk if s.latest else 0, reverse=True)
             if to is not None:
                 if location is None:
                     locations = {s.location for s in applied}
@@ -605,7 +609,9 @@ class Command(BaseCommand):
                 for s in found
                 if s.location == wanted.location
                 and s.number <= wanted.number
-                and not s.is_applied
+                # Only scripts that never ran: a reverted or failed one has a
+                # history that says its change is not there.
+                and s.latest is None
                 and s.script is not None
             ]
             for status in selected:

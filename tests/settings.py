@@ -1,0 +1,34 @@
+"""Test settings: the demo project's, plus a second database for the runner tests.
+
+The ``runner`` database lives on the same server as ``default``. A router keeps
+the demo app off it, so tests that apply scripts there see only the scripts
+they write themselves (``SCHEMAOPS["SCRIPT_DIRS"]``), on an otherwise empty
+schema. Subprocesses started by the tests get the test database's name and
+the script folders through the environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+from project.settings import *  # noqa: F403
+from project.settings import DATABASES
+
+DATABASES["runner"] = {
+    **DATABASES["default"],
+    "NAME": os.environ.get("SCHEMAOPS_TEST_RUNNER_DB", "schemaops_runner"),
+    "TEST": {"NAME": "test_schemaops_runner"},
+}
+
+DATABASE_ROUTERS = ["tests.routers.DemoOffRunner"]
+
+SCHEMAOPS = {
+    "SCRIPT_DIRS": {
+        name: path
+        for name, _, path in (
+            item.partition("=")
+            for item in filter(None, os.environ.get("SCHEMAOPS_TEST_SCRIPT_DIRS", "").split(";"))
+        )
+    },
+    "RETRIES": int(os.environ.get("SCHEMAOPS_TEST_RETRIES", "5")),
+}
