@@ -7,11 +7,11 @@ import textwrap
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
-from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

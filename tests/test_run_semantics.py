@@ -68,7 +68,7 @@ def test_eight_processes_apply_every_script_exactly_once(scripts: ScriptFolder) 
     processes = [scripts.popen("migrate", "--lock-wait", "120") for _ in range(8)]
     results = [p.communicate(timeout=300) for p in processes]
 
-    for process, (out, err) in zip(processes, results, strict=True):
+    for process, (_, err) in zip(processes, results, strict=True):
         assert process.returncode == 0, err
     applied = Counter(
         HistoryEntry.objects.using("runner")
@@ -217,9 +217,10 @@ def test_connection_lost_mid_run_stops_with_a_clear_error_and_consistent_registr
         )
     finally:
         admin.close()
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 1
-    assert "ops:0002 failed at" in err and "0002_slow.sql:2" in err
+    assert "ops:0002 failed at" in err
+    assert "0002_slow.sql:2" in err
     assert "terminating connection" in err or "server closed the connection" in err
     # The atomic script rolled back with its transaction: nothing of it, and its
     # failure recorded on a new connection.
@@ -246,9 +247,10 @@ def test_database_restart_mid_run_stops_with_a_clear_error(scripts: ScriptFolder
     connections.close_all()
     assert embedded.stop_server()
     embedded.ensure_server()
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 1
-    assert "ops:0002 failed at" in err and "0002_slow.sql:3" in err
+    assert "ops:0002 failed at" in err
+    assert "0002_slow.sql:3" in err
     assert "The statements before this one stayed applied" in err
     # Either the failure was recorded on a new connection once the server was
     # back (failed), or it could not be (interrupted): both stop the next run.
