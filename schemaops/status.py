@@ -32,7 +32,7 @@ class Status:
     database: str
     migrations: list[MigrationState]
     registry_installed: bool
-    registry: list[HistoryEntry]
+    registry: list[plan.Latest]
     scripts: list[plan.ScriptStatus]
     script_errors: list[str]
 
@@ -51,7 +51,7 @@ class Status:
         }
 
 
-def entry_as_dict(entry: HistoryEntry) -> dict[str, Any]:
+def entry_as_dict(entry: HistoryEntry | plan.Latest) -> dict[str, Any]:
     """Return the JSON form of a registry row."""
     return {
         "tier": entry.tier,
@@ -125,12 +125,8 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> Status:
     """Read the state of both tiers on ``using``."""
     ensure_postgresql(using)
     installed = registry_installed(using)
-    registry = list(HistoryEntry.objects.using(using).latest_per_change()) if installed else []
-    latest = {
-        (e.location, int(e.version)): e
-        for e in registry
-        if e.tier == "sql" and e.version.isdigit()
-    }
+    registry = plan.latest_per_change(using) if installed else []
+    latest = plan.by_script(registry)
     errors: list[str] = []
     try:
         scripts = loader.load_scripts(using)

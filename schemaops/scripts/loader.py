@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 import shlex
 from functools import cached_property
@@ -148,6 +149,7 @@ class Script:
         self.name = name
         self.path = path
         self.down_path = down_path
+        self._path_str = str(path)
 
     def __repr__(self) -> str:
         return f"<Script {self.id}>"
@@ -168,7 +170,8 @@ class Script:
 
     @cached_property
     def _up_bytes(self) -> bytes:
-        return normalise(self.path.read_bytes())
+        with open(self._path_str, "rb") as file:
+            return normalise(file.read())
 
     @cached_property
     def _down_bytes(self) -> bytes | None:
@@ -441,10 +444,13 @@ def scripts_in(location: Location) -> list[Script]:
             version, or a ``.down.sql`` has no ``.up.sql``.
     """
     by_number: dict[int, dict[str | None, tuple[str, str, Path]]] = {}
-    for path in sorted(location.path.iterdir()):
-        if path.name.startswith(".") or not path.name.endswith(".sql"):
+    # Names sorted as strings: sorting Path objects costs ten times more, and
+    # this runs over every script on every status.
+    for filename in sorted(os.listdir(location.path)):
+        if filename.startswith(".") or not filename.endswith(".sql"):
             continue
-        match = _FILENAME.match(path.name)
+        path = location.path / filename
+        match = _FILENAME.match(filename)
         if not match:
             raise ScriptError(
                 f"{path}: the name is not NNNN_slug.sql (or NNNN_slug.up.sql / .down.sql). "
