@@ -124,7 +124,8 @@ def bench_apply(count: int, work: Path) -> tuple[float, float]:
     schemaops_seconds = time.perf_counter() - start
     with psycopg.connect(server_url(schemaops_db)) as conn:
         applied = conn.execute(
-            "SELECT count(*) FROM schemaops_historyentry WHERE tier = 'sql' AND outcome = 'applied'"
+            "SELECT count(*) FROM schemaops_historyentry"
+            " WHERE tier = 'sql' AND outcome = 'applied'"
         ).fetchone()
     assert applied == (count,), applied
 
@@ -177,7 +178,8 @@ def bench_status(count: int, work: Path) -> tuple[float, float]:
         check=True,
     ).stdout.split()
     in_process, listed, baselined = float(out[0]), int(out[1]), int(out[2])
-    assert listed == count and baselined == count, (listed, baselined)
+    assert listed == count, listed
+    assert baselined == count, baselined
     start = time.perf_counter()
     manage(db, scripts, "schemaops", "status", "--format", "json")
     command = time.perf_counter() - start
@@ -197,12 +199,11 @@ def main() -> None:
             version = conn.execute("SHOW server_version").fetchone()
         print(f"PostgreSQL {version[0] if version else '?'}, Python {sys.version.split()[0]}")
         ours, theirs = bench_apply(args.scripts, work)
+        per = 1000 / args.scripts
         print(f"apply {args.scripts} scripts:")
+        print(f"  schemaops migrate      {ours:7.2f} s  ({ours * per:.1f} ms/script, recorded)")
         print(
-            f"  schemaops migrate      {ours:7.2f} s  ({ours / args.scripts * 1000:.1f} ms/script, recorded)"
-        )
-        print(
-            f"  psql -f loop           {theirs:7.2f} s  ({theirs / args.scripts * 1000:.1f} ms/script, unrecorded)"
+            f"  psql -f loop           {theirs:7.2f} s  ({theirs * per:.1f} ms/script, unrecorded)"
         )
         print(f"  ratio psql/schemaops   {theirs / ours:7.2f}x")
         in_process, command = bench_status(args.status_scripts, work)

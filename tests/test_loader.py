@@ -219,7 +219,7 @@ def test_down_file_without_up_file_is_refused(location: loader.Location) -> None
 def test_same_version_written_differently_is_a_duplicate(location: loader.Location) -> None:
     write(location, "0003_a.sql", "SELECT 1;")
     write(location, "3_b.sql", "SELECT 1;")
-    with pytest.raises(ScriptError, match="version 3 is also used by 0003_a.sql"):
+    with pytest.raises(ScriptError, match=r"version 3 is also used by 0003_a\.sql"):
         loader.scripts_in(location)
 
 
