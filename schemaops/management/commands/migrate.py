@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from schemaops import conf
 from schemaops import status as status_module
-from schemaops.exceptions import SchemaOpsError
+from schemaops.exceptions import SchemaOpsError, for_display
 from schemaops.models import Direction, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import runner
@@ -75,7 +75,7 @@ class Command(django_migrate.Command):
                 self.stdout.write(self.style.MIGRATE_HEADING("Running SQL scripts:"))
             runner.apply_scripts(database, scripts, self._progress)
         except SchemaOpsError as exc:
-            raise CommandError(str(exc)) from exc
+            raise CommandError(for_display(str(exc))) from exc
 
     def migration_progress_callback(
         self, action: str, migration: Migration | None = None, fake: bool = False

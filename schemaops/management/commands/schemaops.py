@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from schemaops import conf
 from schemaops import status as status_module
-from schemaops.exceptions import SchemaOpsError, ScriptError, ScriptNotFound, UnsafeStateError
+from schemaops.exceptions import (
+    SchemaOpsError,
+    ScriptError,
+    ScriptNotFound,
+    UnsafeStateError,
+    for_display,
+)
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import loader, plan, runner
@@ -198,7 +204,7 @@ class Command(BaseCommand):
             status_module.ensure_postgresql(database)
             options["handler"](**options)
         except SchemaOpsError as exc:
-            raise CommandError(str(exc)) from exc
+            raise CommandError(for_display(str(exc))) from exc
 
     # Output helpers -------------------------------------------------------
 
@@ -242,7 +248,7 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.MIGRATE_HEADING(f"SQL scripts ({database})"))
         for error in status.script_errors:
-            self.stdout.write(self.style.ERROR(f"  {error}"))
+            self.stdout.write(self.style.ERROR(f"  {for_display(error)}"))
         if not status.scripts and not status.script_errors:
             self.stdout.write("  No scripts: add .sql files to an app's sqlmigrations/ folder.")
         width = max((len(s.id) + len(s.name) for s in status.scripts), default=0) + 1
@@ -503,7 +509,7 @@ class Command(BaseCommand):
             found = plan.load(database)
         except ScriptError as exc:
             for line in str(exc).splitlines():
-                self.stderr.write(line)
+                self.stderr.write(for_display(line))
             raise CommandError("Validation failed: malformed script files.") from exc
         lines: list[str] = []
         for status in found:
@@ -514,7 +520,7 @@ class Command(BaseCommand):
                     lines.append(str(exc))
         lines.extend(str(p) for p in plan.validation_problems(found))
         for line in lines:
-            self.stderr.write(line)
+            self.stderr.write(for_display(line))
         if lines:
             raise CommandError(f"Validation failed: {len(lines)} problem(s).")
         self.stdout.write(self.style.SUCCESS(f"OK: {len(found)} script(s), no problems."))
