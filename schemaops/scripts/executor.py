@@ -195,6 +195,24 @@ class ScriptExecutor:
         )
         return f"a lock on relation {name}, held by {described}"
 
+    def _pause_before_retry(
+        self,
+        script: Script,
+        statement: Statement,
+        lock_timeout: str,
+        waited: str,
+        attempt: int,
+        retries: int,
+        what_happened: str,
+    ) -> None:
+        """Report a lock wait and sleep before retry ``attempt`` (1-based)."""
+        delay = backoff(attempt - 1)
+        self.progress(
+            f"  {script.id}: line {statement.line} waited {lock_timeout} for {waited}; "
+            f"{what_happened}retry {attempt}/{retries} in {delay:.1f}s"
+        )
+        time.sleep(delay)
+
     def _failure_message(
         self, script: Script, section: Section, statement: Statement | None, exc: BaseException
     ) -> str:
@@ -259,13 +277,16 @@ class ScriptExecutor:
                 if sqlstate(exc) == LOCK_NOT_AVAILABLE and current is not None:
                     waited = self._describe_lock_wait(current)
                     if attempt < retries:
-                        delay = backoff(attempt)
                         attempt += 1
-                        self.progress(
-                            f"  {script.id}: line {current.line} waited {lock_timeout} for "
-                            f"{waited}; rolled back, retry {attempt}/{retries} in {delay:.1f}s"
+                        self._pause_before_retry(
+                            script,
+                            current,
+                            lock_timeout,
+                            waited,
+                            attempt,
+                            retries,
+                            "rolled back, ",
                         )
-                        time.sleep(delay)
                         continue
                     message = (
                         f"{script.id} failed at {section.path}:{current.line}: could not get "
@@ -354,13 +375,10 @@ class ScriptExecutor:
             if usable and sqlstate(failure) == LOCK_NOT_AVAILABLE:
                 waited = self._describe_lock_wait(statement)
                 if attempt < retries:
-                    delay = backoff(attempt)
                     attempt += 1
-                    self.progress(
-                        f"  {script.id}: line {statement.line} waited {lock_timeout} for "
-                        f"{waited}; retry {attempt}/{retries} in {delay:.1f}s"
+                    self._pause_before_retry(
+                        script, statement, lock_timeout, waited, attempt, retries, ""
                     )
-                    time.sleep(delay)
                     continue
                 message = (
                     f"{script.id} failed at {section.path}:{statement.line}: could not get "

@@ -253,8 +253,7 @@ def problems(
             and status.script is not None
             and not _is_atomic(status.script)
         ):
-            line = status.latest.failed_line if status.latest else None
-            where = f" at line {line}" if line else ""
+            where = _where_it_failed(status)
             result.append(
                 Problem(
                     "failed",
@@ -282,6 +281,11 @@ def problems(
     return result
 
 
+def _where_it_failed(status: ScriptStatus) -> str:
+    line = status.latest.failed_line if status.latest else None
+    return f" at line {line}" if line else ""
+
+
 def _is_atomic(script: Script) -> bool:
     try:
         return script.parsed.atomic
@@ -296,8 +300,7 @@ def validation_problems(found: Iterable[ScriptStatus]) -> list[Problem]:
     reported = {p.status.key for p in result}
     for status in found:
         if status.state == State.FAILED and status.key not in reported:
-            line = status.latest.failed_line if status.latest else None
-            where = f" at line {line}" if line else ""
+            where = _where_it_failed(status)
             result.append(
                 Problem(
                     "failed",
