@@ -50,6 +50,24 @@ def sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+def original_error(exc: BaseException) -> BaseException:
+    """Return the first database error of the chain ``exc`` ended.
+
+    With ``DEBUG = True``, Django 4.2 logs a failed query by opening a cursor
+    on the same connection; when the connection died, that raises "the
+    connection is closed" on top of the server's own message, which we want.
+    """
+    found = exc
+    seen = {id(exc)}
+    context = exc.__context__
+    while context is not None and id(context) not in seen:
+        seen.add(id(context))
+        if isinstance(context, DatabaseError):
+            found = context
+        context = context.__context__
+    return found
+
+
 def _message(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -162,6 +180,17 @@ class ScriptExecutor:
                         [row[0], row[1]],
                     )
 
+    def _lost(self, error: BaseException) -> bool:
+        """Whether ``error`` ended the session (server shut down, backend terminated)."""
+        state = sqlstate(error) or ""
+        raw = self.connection.connection
+        return (
+            state.startswith("08")
+            or state in ("57P01", "57P02", "57P03")
+            or raw is None
+            or bool(getattr(raw, "closed", False))
+        )
+
     def _usable(self) -> bool:
         try:
             return bool(self.connection.is_usable())
@@ -260,21 +289,29 @@ class ScriptExecutor:
             started_at = timezone.now()
             start = time.monotonic()
             current: Statement | None = None
+            # The statement's own error: leaving the atomic block on a dead
+            # connection raises another one ("the connection is closed").
+            statement_error: BaseException | None = None
             try:
                 with transaction.atomic(using=self.using):
                     with (
                         self._timeouts(lock_timeout, statement_timeout, local=True),
                         self.connection.cursor() as cursor,
                     ):
-                        for current in section.statements:
-                            cursor.execute(current.text)
+                        try:
+                            for current in section.statements:
+                                cursor.execute(current.text)
+                        except DatabaseError as exc:
+                            statement_error = original_error(exc)
+                            raise
                     duration_ms = int((time.monotonic() - start) * 1000)
                     return self._record(
                         script, section, direction, outcome, started_at, duration_ms
                     )
-            except DatabaseError as exc:
+            except DatabaseError as raised:
+                failure = statement_error or raised
                 duration_ms = int((time.monotonic() - start) * 1000)
-                if sqlstate(exc) == LOCK_NOT_AVAILABLE and current is not None:
+                if sqlstate(failure) == LOCK_NOT_AVAILABLE and current is not None:
                     waited = self._describe_lock_wait(current)
                     if attempt < retries:
                         attempt += 1
@@ -295,13 +332,16 @@ class ScriptExecutor:
                         "raise lock_timeout/retries in the script's header."
                     )
                 else:
-                    message = self._failure_message(script, section, current, exc) + (
-                        ". Nothing of it was kept (the transaction rolled back)."
+                    lost = (
+                        " The connection to the database was lost." if self._lost(failure) else ""
+                    )
+                    message = self._failure_message(script, section, current, failure) + (
+                        f".{lost} Nothing of it was kept (the transaction rolled back)."
                     )
                 note = self._record_failure(
                     script, section, direction, started_at, duration_ms, current, message
                 )
-                raise ScriptFailed(message + note) from exc
+                raise ScriptFailed(message + note) from failure
 
     def _drop_invalid_index(self, name: str) -> bool:
         """Drop index ``name`` if it exists and is INVALID; return whether one was dropped."""
@@ -359,7 +399,7 @@ class ScriptExecutor:
                     cursor.execute(statement.text)
                 return
             except DatabaseError as exc:
-                failure = exc
+                failure = original_error(exc)
             usable = self._usable()
             leftover = ""
             if index and usable:
@@ -386,7 +426,7 @@ class ScriptExecutor:
                 )
             else:
                 message = self._failure_message(script, section, statement, failure) + "."
-            if not usable:
+            if not usable or self._lost(failure):
                 message += " The connection to the database was lost."
             message += " The statements before this one stayed applied (non-atomic script)."
             message += leftover
