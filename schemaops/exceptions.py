@@ -45,3 +45,7 @@ class ScriptFailed(SchemaOpsError):
 
 class RunLockTimeout(SchemaOpsError, TimeoutError):
     """Another run held the runner lock for longer than the wait allowed."""
+
+
+class LintRefused(SchemaOpsError):
+    """Pending scripts have unsuppressed error-level lint findings; nothing ran."""

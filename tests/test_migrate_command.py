@@ -109,7 +109,7 @@ def test_schemaops_migrate_runs_a_script_right_after_the_migration_it_depends_on
     lines = [line.strip() for line in plan_out.getvalue().splitlines()]
     assert lines[1:3] == [
         "1. migration demo.0004_account_timezone",
-        "2. script    ops:0001 timezone_comment  [atomic]",
+        "2. script    ops:0001 timezone_comment  [atomic; lint: clean]",
     ]
 
     before = HistoryEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0

@@ -130,6 +130,14 @@ class ParsedScript:
         return self.up.atomic
 
 
+def display(path: Path) -> str:
+    """Return ``path`` relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def normalise(data: bytes) -> bytes:
     """Return ``data`` without a UTF-8 BOM and with CRLF turned into LF (the checksummed form)."""
     if data.startswith(b"\xef\xbb\xbf"):

@@ -103,6 +103,15 @@ def pending_scripts(
     return ordered
 
 
+def lint_gate(using: str, scripts: list[Script], progress: Progress) -> None:
+    """Refuse ``scripts`` if any has an unsuppressed error-level lint finding
+    (:class:`LintRefused`); report the warnings through ``progress``."""
+    from schemaops.lint import gate  # the linter imports the loader: import late
+
+    for finding in gate.check(using, scripts):
+        progress(f"  lint warning: {finding}")
+
+
 def django_dependencies(script: Script) -> list[tuple[str, str]]:
     """Return the Django migrations ``script`` depends on, as (app_label, name)."""
     result = []

@@ -36,6 +36,12 @@ class Command(django_migrate.Command):
             dest="run_scripts",
             help="Apply Django's migrations only, not the pending SQL scripts.",
         )
+        parser.add_argument(
+            "--no-lint-gate",
+            action="store_false",
+            dest="lint_gate",
+            help="Apply pending scripts even if the linter finds errors in them.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         database = options["database"]
@@ -60,17 +66,19 @@ class Command(django_migrate.Command):
                 and not options.get("app_label")
             )
             if run_scripts:
-                self._apply_scripts(database, options["verbosity"])
+                self._apply_scripts(database, options["verbosity"], options.get("lint_gate", True))
 
     def _progress(self, message: str) -> None:
         if self.verbosity >= 1:
             self.stdout.write(message)
             self.stdout.flush()
 
-    def _apply_scripts(self, database: str, verbosity: int) -> None:
+    def _apply_scripts(self, database: str, verbosity: int, lint_gate: bool) -> None:
         try:
             scripts = runner.pending_scripts(database)
             runner.check_django_dependencies(database, scripts)
+            if lint_gate:
+                runner.lint_gate(database, scripts, self._progress)
             if scripts and verbosity >= 1:
                 self.stdout.write(self.style.MIGRATE_HEADING("Running SQL scripts:"))
             runner.apply_scripts(database, scripts, self._progress)

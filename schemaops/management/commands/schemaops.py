@@ -143,6 +143,12 @@ class Command(BaseCommand):
         migrate.add_argument(
             "--target", metavar="LOCATION:VERSION", help="Stop after this script."
         )
+        migrate.add_argument(
+            "--no-lint-gate",
+            action="store_false",
+            dest="lint_gate",
+            help="Apply pending scripts even if the linter finds errors in them.",
+        )
         _add_allow_arguments(migrate)
 
         rollback = add(
@@ -379,6 +385,13 @@ class Command(BaseCommand):
         if not steps:
             self.stdout.write("Nothing to do: both tiers are up to date.")
             return
+        from schemaops.lint import gate
+
+        findings: dict[str, list[str]] = {}
+        for finding in gate.lint_pending(database, scripts):
+            findings.setdefault(finding.path, []).append(
+                f"{finding.severity} at line {finding.line}: {finding.rule}"
+            )
         self.stdout.write(self.style.MIGRATE_HEADING(f"Planned steps ({database}):"))
         for number, step in enumerate(steps, start=1):
             detail = ""
@@ -389,7 +402,9 @@ class Command(BaseCommand):
                     if parsed.atomic
                     else f"non-atomic ({parsed.up.non_transactional or 'atomic=false'})"
                 )
-                detail = f"  [{detail}]"
+                found = findings.get(loader.display(step.script.path), [])
+                verdict = "; ".join(found) if found else "clean"
+                detail = f"  [{detail}; lint: {verdict}]"
             self.stdout.write(f"  {number:3}. {step}{detail}")
 
     def handle_migrate(
@@ -401,18 +416,22 @@ class Command(BaseCommand):
         allow_missing: bool | None,
         allow_out_of_order: bool | None,
         lock_wait: float | None,
+        lint_gate: bool,
         verbosity: int,
         **_: Any,
     ) -> None:
         options = runner.Options(allow_changed, allow_missing, allow_out_of_order)
         with self.lock(database, lock_wait):
             scripts = runner.pending_scripts(database, target=target, options=options)
+            if lint_gate:
+                runner.lint_gate(database, scripts, self.progress)
             steps = runner.interleaved(database, scripts)
             migrate_options = {
                 "database": database,
                 "verbosity": verbosity,
                 "stdout": self.stdout,
                 "run_scripts": False,
+                "lint_gate": lint_gate,
             }
             for index, step in enumerate(steps):
                 if step.script is not None:

@@ -1,0 +1,94 @@
+"""What the linter knows while it walks a unit: tables created, constraints added and
+validated, whether a transaction is open, and the target PostgreSQL version."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from schemaops.lint.model import SqlStatement
+
+_NOT_NULL_CHECK = re.compile(r'^\(?\s*"?(?P<column>[\w$]+)"?\s+IS\s+NOT\s+NULL\s*\)?$', re.I)
+
+DEFAULT_PG_VERSION = 14
+
+
+@dataclasses.dataclass
+class LintContext:
+    """State carried across the statements of a unit (a script or a migration) and,
+    for what outlives a unit, across units linted in sequence.
+
+    ``managed`` means schemaops runs the unit: it sets lock_timeout and
+    statement_timeout itself, and decides the transaction from the script.
+    """
+
+    pg_version: int = DEFAULT_PG_VERSION
+    managed: bool = True
+    # Per unit.
+    created_tables: set[str] = dataclasses.field(default_factory=set)
+    in_transaction: bool = False
+    explicit_transaction: bool = False
+    transaction_constraints: set[str] = dataclasses.field(default_factory=set)
+    transaction_ddl_tables: set[str] = dataclasses.field(default_factory=set)
+    # Across units: CHECK (col IS NOT NULL) constraints, by name, and the
+    # (table, column) pairs a validated one proves.
+    not_null_checks: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    validated_not_null: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+
+    def start_unit(self, atomic: bool) -> None:
+        """Forget what belongs to the previous unit; ``atomic`` opens its transaction."""
+        self.created_tables = set()
+        self.in_transaction = atomic
+        self.explicit_transaction = False
+        self.transaction_constraints = set()
+        self.transaction_ddl_tables = set()
+
+    def created_here(self, table: str) -> bool:
+        return _bare(table) in self.created_tables
+
+    def has_validated_not_null(self, table: str, column: str) -> bool:
+        return (_bare(table), column) in self.validated_not_null
+
+    def added_in_this_transaction(self, constraint: str) -> bool:
+        return constraint in self.transaction_constraints
+
+    def ddl_in_this_transaction(self, table: str) -> bool:
+        return _bare(table) in self.transaction_ddl_tables
+
+    def after(self, statement: SqlStatement) -> None:
+        """Carry forward what ``statement`` did."""
+        kind = statement.kind
+        table = _bare(statement.table)
+        if kind == "begin":
+            self.in_transaction = self.explicit_transaction = True
+            self.transaction_constraints = set()
+            self.transaction_ddl_tables = set()
+        elif kind == "commit":
+            self.in_transaction = self.explicit_transaction = False
+            self.transaction_constraints = set()
+            self.transaction_ddl_tables = set()
+        elif kind == "create_table":
+            self.created_tables.add(table)
+        elif kind == "alter_table":
+            self.transaction_ddl_tables.add(table)
+            for action in statement.actions:
+                if action.kind == "add_constraint" and action.constraint_name:
+                    self.transaction_constraints.add(action.constraint_name)
+                    match = _NOT_NULL_CHECK.match(action.expression)
+                    if action.constraint == "check" and match:
+                        pair = (table, match.group("column").lower())
+                        self.not_null_checks[action.constraint_name] = pair
+                        if not action.not_valid:
+                            self.validated_not_null.add(pair)
+                elif action.kind == "validate_constraint":
+                    pair_or_none = self.not_null_checks.get(action.constraint_name)
+                    if pair_or_none is not None:
+                        self.validated_not_null.add(pair_or_none)
+        if not self.in_transaction:
+            self.transaction_constraints = set()
+            self.transaction_ddl_tables = set()
+
+
+def _bare(table: str) -> str:
+    """Drop a ``public.`` schema, so ``public.t`` and ``t`` are one table."""
+    return table[7:] if table.startswith("public.") else table

@@ -1,0 +1,58 @@
+"""The migrate gate: pending scripts with error findings do not run."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from schemaops.exceptions import LintRefused
+from schemaops.lint import rules
+from schemaops.lint.context import LintContext
+from schemaops.lint.engine import Finding, lint_script
+from schemaops.scripts.loader import Script
+
+_CHECK_NOT_NULL = re.compile(r'^CHECK \(\(?"?(?P<column>[\w$]+)"? IS NOT NULL\)?\)$', re.I)
+
+
+def database_context(using: str = DEFAULT_DB_ALIAS) -> LintContext:
+    """Return a context with the facts of database ``using``: its PostgreSQL version,
+    and the validated ``CHECK (col IS NOT NULL)`` constraints it already has."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
+        row = cursor.fetchone()
+        context = LintContext(pg_version=int(row[0]) if row else 14, managed=True)
+        cursor.execute(
+            "SELECT c.conrelid::regclass::text, pg_get_constraintdef(c.oid) FROM pg_constraint c"
+            " WHERE c.contype = 'c' AND c.convalidated"
+        )
+        for table, definition in cursor.fetchall():
+            match = _CHECK_NOT_NULL.match(definition)
+            if match:
+                context.validated_not_null.add((table, match.group("column").lower()))
+    return context
+
+
+def lint_pending(using: str, scripts: list[Script]) -> list[Finding]:
+    """Lint ``scripts`` (pending, in run order) as one sequence against ``using``'s facts."""
+    context = database_context(using)
+    findings: list[Finding] = []
+    for script in scripts:
+        findings.extend(lint_script(script, context))
+    return findings
+
+
+def check(using: str, scripts: list[Script]) -> list[Finding]:
+    """Raise :class:`LintRefused` if a pending script has an error finding; return the
+    warnings otherwise."""
+    findings = lint_pending(using, scripts)
+    errors = [f for f in findings if f.severity == rules.ERROR]
+    if errors:
+        listed = "\n".join(str(f) for f in errors)
+        raise LintRefused(
+            f"{listed}\n{len(errors)} lint error(s) in pending scripts: nothing was applied. "
+            "Rewrite the statement as the hint says, suppress it with -- schemaops: "
+            'ignore=RULE reason="..." on the line above it, or run with --no-lint-gate.'
+        )
+    return findings
