@@ -187,22 +187,27 @@ _COLUMN_STOP = {
 }
 
 
-def _column(tokens: list[Token], start: int, end: int) -> Column | None:
-    if start >= end or tokens[start].kind not in ("word", "ident"):
-        return None
-    name = tokens[start].name
-    i = start + 1
-    type_start = i
+def _until_word(tokens: list[Token], start: int, end: int, words: set[str]) -> int:
+    """Return the index of the first of ``words`` outside parentheses in
+    ``tokens[start:end]``, or ``end``."""
     depth = 0
-    while i < end:
+    for i in range(start, end):
         token = tokens[i]
         if token.kind == "punct" and token.value == "(":
             depth += 1
         elif token.kind == "punct" and token.value == ")":
             depth -= 1
-        elif depth == 0 and token.kind == "word" and token.value in _COLUMN_STOP:
-            break
-        i += 1
+        elif depth == 0 and token.kind == "word" and token.value in words:
+            return i
+    return end
+
+
+def _column(tokens: list[Token], start: int, end: int) -> Column | None:
+    if start >= end or tokens[start].kind not in ("word", "ident"):
+        return None
+    name = tokens[start].name
+    type_start = start + 1
+    i = _until_word(tokens, type_start, end, _COLUMN_STOP)
     column_type = _text(tokens, type_start, i).replace(" (", "(").replace("( ", "(")
     column_type = column_type.replace(" )", ")").replace(" ,", ",")
     rest = tokens[i:end]
@@ -214,17 +219,7 @@ def _column(tokens: list[Token], start: int, end: int) -> Column | None:
     default = None
     for k, token in enumerate(rest):
         if token.kind == "word" and token.value == "DEFAULT":
-            stop = k + 1
-            depth = 0
-            while stop < len(rest):
-                t = rest[stop]
-                if t.kind == "punct" and t.value == "(":
-                    depth += 1
-                elif t.kind == "punct" and t.value == ")":
-                    depth -= 1
-                elif depth == 0 and t.kind == "word" and t.value in _COLUMN_STOP:
-                    break
-                stop += 1
+            stop = _until_word(rest, k + 1, len(rest), _COLUMN_STOP)
             default = " ".join(t.value for t in rest[k + 1 : stop])
             break
     generated_stored = "GENERATED" in words and "STORED" in words

@@ -58,6 +58,12 @@ def _actions(statement: SqlStatement, kind: str) -> Iterator[Action]:
             yield action
 
 
+def _altered(statement: SqlStatement, context: LintContext, kind: str) -> Iterator[Action]:
+    """The ``kind`` actions of an ALTER TABLE on a table that existed before this unit."""
+    if statement.kind == "alter_table" and _existing(statement, context):
+        yield from _actions(statement, kind)
+
+
 @rule(
     "require-concurrent-index-creation",
     ERROR,
@@ -131,9 +137,7 @@ def _ban_concurrent_index_in_transaction(
 def _adding_required_field(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "add_column"):
+    for action in _altered(statement, context, "add_column"):
         column = action.column
         if (
             column is not None
@@ -156,9 +160,7 @@ def _adding_required_field(
 def _adding_not_nullable_field(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "set_not_null"):
+    for action in _altered(statement, context, "set_not_null"):
         if context.pg_version >= 12 and context.has_validated_not_null(
             statement.table, action.column_name
         ):
@@ -187,9 +189,7 @@ def _serial(column: Column) -> bool:
 def _adding_field_with_default(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "add_column"):
+    for action in _altered(statement, context, "add_column"):
         column = action.column
         if column is None:
             continue
@@ -213,9 +213,7 @@ def _adding_field_with_default(
 def _constraint_missing_not_valid(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "add_constraint"):
+    for action in _altered(statement, context, "add_constraint"):
         if action.constraint in ("check", "foreign_key") and not action.not_valid:
             yield action.offset, f"constraint {action.constraint_name or action.constraint}"
 
@@ -230,9 +228,7 @@ def _constraint_missing_not_valid(
 def _adding_foreign_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "add_constraint"):
+    for action in _altered(statement, context, "add_constraint"):
         if action.constraint == "foreign_key":
             yield action.offset, f"constraint {action.constraint_name or 'foreign key'}"
 
@@ -246,9 +242,7 @@ def _adding_foreign_key(
 def _disallowed_unique_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "add_constraint"):
+    for action in _altered(statement, context, "add_constraint"):
         if action.constraint in ("unique", "primary_key") and not action.using_index:
             yield action.offset, f"constraint {action.constraint_name or action.constraint}"
 
@@ -263,9 +257,7 @@ def _disallowed_unique_constraint(
 def _adding_serial_primary_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "add_column"):
+    for action in _altered(statement, context, "add_column"):
         if action.column is not None and action.column.primary_key:
             yield action.offset, f"column {action.column.name}"
 
@@ -280,9 +272,7 @@ def _adding_serial_primary_key(
 def _changing_column_type(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "alter_column_type"):
+    for action in _altered(statement, context, "alter_column_type"):
         yield action.offset, f"column {action.column_name} to {action.new_type.lower()}"
 
 
@@ -294,9 +284,7 @@ def _changing_column_type(
     "the column and rename only in the model (db_column=...).",
 )
 def _renaming_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "rename_column"):
+    for action in _altered(statement, context, "rename_column"):
         yield action.offset, f"{action.column_name} to {action.new_name}"
 
 
@@ -308,9 +296,7 @@ def _renaming_column(statement: SqlStatement, context: LintContext) -> Iterator[
     "the old code runs.",
 )
 def _renaming_table(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "rename_table"):
+    for action in _altered(statement, context, "rename_table"):
         yield action.offset, f"{statement.table} to {action.new_name}"
 
 
@@ -322,9 +308,7 @@ def _renaming_table(statement: SqlStatement, context: LintContext) -> Iterator[t
     "from the model only), deploy, then drop it in a later release.",
 )
 def _ban_drop_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
-    if statement.kind != "alter_table" or not _existing(statement, context):
-        return
-    for action in _actions(statement, "drop_column"):
+    for action in _altered(statement, context, "drop_column"):
         yield action.offset, f"column {action.column_name}"
 
 
