@@ -50,13 +50,20 @@ class RunScript(Operation):
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
-    def _status(self, using: str) -> plan.ScriptStatus:
+    def _status(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor
+    ) -> tuple[str, plan.ScriptStatus] | None:
+        """Return the database alias and the script's status, or None where the
+        routers keep this app's migrations off the database."""
+        using = schema_editor.connection.alias
+        if not router.allow_migrate(using, app_label, **self.hints):
+            return None
         if not status_module.registry_installed(using):
             raise ScriptError(
                 f"RunScript({self.location!r}, {self.version!r}) needs the schemaops registry: "
                 "add ('schemaops', '0001_initial') to this migration's dependencies."
             )
-        return plan.find(plan.load(using), f"{self.location}:{self.version}")
+        return using, plan.find(plan.load(using), f"{self.location}:{self.version}")
 
     def database_forwards(
         self,
@@ -65,10 +72,10 @@ class RunScript(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        using = schema_editor.connection.alias
-        if not router.allow_migrate(using, app_label, **self.hints):
+        found = self._status(app_label, schema_editor)
+        if found is None:
             return
-        status = self._status(using)
+        using, status = found
         if status.is_applied:
             return
         if status.state not in plan.RUNNABLE_STATES or status.script is None:
@@ -85,9 +92,9 @@ class RunScript(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        using = schema_editor.connection.alias
-        if not router.allow_migrate(using, app_label, **self.hints):
+        found = self._status(app_label, schema_editor)
+        if found is None:
             return
-        status = self._status(using)
+        using, status = found
         if status.is_applied and status.script is not None:
             ScriptExecutor(using).revert(status.script)

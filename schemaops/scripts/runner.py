@@ -10,6 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
+from schemaops.lint import gate
 from schemaops.models import HistoryEntry
 from schemaops.scripts import plan
 from schemaops.scripts.executor import ScriptExecutor
@@ -106,8 +107,6 @@ def pending_scripts(
 def lint_gate(using: str, scripts: list[Script], progress: Progress) -> None:
     """Refuse ``scripts`` if any has an unsuppressed error-level lint finding
     (:class:`LintRefused`); report the warnings through ``progress``."""
-    from schemaops.lint import gate  # the linter imports the loader: import late
-
     for finding in gate.check(using, scripts):
         progress(f"  lint warning: {finding}")
 

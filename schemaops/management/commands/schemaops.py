@@ -26,6 +26,7 @@ from schemaops.exceptions import (
     UnsafeStateError,
     for_display,
 )
+from schemaops.lint import gate
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import loader, plan, runner
@@ -385,8 +386,6 @@ class Command(BaseCommand):
         if not steps:
             self.stdout.write("Nothing to do: both tiers are up to date.")
             return
-        from schemaops.lint import gate
-
         findings: dict[str, list[str]] = {}
         for finding in gate.lint_pending(database, scripts):
             findings.setdefault(finding.path, []).append(
