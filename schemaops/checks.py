@@ -81,3 +81,23 @@ def check_settings_shape(
             id="schemaops.E003",
         )
     ]
+
+
+@checks.register()
+def check_lint_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """schemaops.E004: ``SCHEMAOPS["LINT"]`` names known rules and a valid version."""
+    from schemaops.lint import config
+
+    try:
+        config.from_settings()
+    except config.LintConfigError as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint="See docs/settings.md (LINT) and docs/rules/ for the rule names.",
+                id="schemaops.E004",
+            )
+        ]
+    return []

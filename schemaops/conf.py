@@ -73,3 +73,9 @@ def allow_missing() -> bool:
 def allow_changed() -> bool:
     """``ALLOW_CHANGED``: run although an applied script's checksum changed. Default: False."""
     return bool(_get("ALLOW_CHANGED", False))
+
+
+def lint() -> object:
+    """``LINT``: the linter's ``select``, ``ignore`` and ``pg_version``, as in
+    ``[tool.schemaops.lint]``. Default: ``{}`` (every rule; the server's version, else 14)."""
+    return _get("LINT", {})

@@ -18,12 +18,16 @@ class LintContext:
     """State carried across the statements of a unit (a script or a migration) and,
     for what outlives a unit, across units linted in sequence.
 
-    ``managed`` means schemaops runs the unit: it sets lock_timeout and
-    statement_timeout itself, and decides the transaction from the script.
+    No rule asks for ``lock_timeout`` or ``statement_timeout``: the runner sets both
+    for every script statement, so such a rule would only make noise.
     """
 
     pg_version: int = DEFAULT_PG_VERSION
-    managed: bool = True
+    # Units are Django migrations: hints give the Django way.
+    django: bool = False
+    # Units run together (pending, one deploy): a table created by an earlier
+    # unit is still new and empty in a later one.
+    carry_created: bool = False
     # Per unit.
     created_tables: set[str] = dataclasses.field(default_factory=set)
     in_transaction: bool = False
@@ -37,7 +41,8 @@ class LintContext:
 
     def start_unit(self, atomic: bool) -> None:
         """Forget what belongs to the previous unit; ``atomic`` opens its transaction."""
-        self.created_tables = set()
+        if not self.carry_created:
+            self.created_tables = set()
         self.in_transaction = atomic
         self.explicit_transaction = False
         self.transaction_constraints = set()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from schemaops.lint import rules
 from schemaops.lint.context import LintContext
 from schemaops.lint.model import parse
-from schemaops.scripts.loader import Script, Suppression, display
+from schemaops.scripts.loader import Script, Suppression, display, read_plain
 from schemaops.statements import Statement
 
-MISSING_REASON = "suppression-missing-reason"
-UNUSED_SUPPRESSION = "unused-suppression"
+MISSING_REASON = rules.MISSING_REASON
+UNUSED_SUPPRESSION = rules.UNUSED_SUPPRESSION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,15 @@ def lint_statements(
                 line, column = _position(statement, offset)
                 message = f"{rule.message} ({detail})" if detail else rule.message
                 findings.append(
-                    Finding(rule.name, rule.severity, path, line, column, message, rule.hint)
+                    Finding(
+                        rule.name,
+                        rule.severity,
+                        path,
+                        line,
+                        column,
+                        message,
+                        rule.hint_for(context.django),
+                    )
                 )
         context.after(modelled)
     return findings
@@ -138,3 +147,17 @@ def lint_script(script: Script, context: LintContext) -> list[Finding]:
     statements = parsed.up.statements
     findings = lint_statements(statements, path, context)
     return apply_suppressions(findings, parsed.suppressions, statements, path)
+
+
+def lint_plain(path: Path, context: LintContext) -> list[Finding]:
+    """Lint a ``.sql`` file that is not a schemaops script as psql would run it: each
+    statement in its own transaction unless the file says ``BEGIN``.
+
+    Raises:
+        ScriptError: the file cannot be read or a directive is malformed.
+    """
+    statements, suppressions = read_plain(path)
+    shown = display(path)
+    context.start_unit(atomic=False)
+    findings = lint_statements(statements, shown, context)
+    return apply_suppressions(findings, suppressions, statements, shown)

@@ -7,22 +7,28 @@ import re
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from schemaops.exceptions import LintRefused
+from schemaops.lint import config as config_module
 from schemaops.lint import rules
-from schemaops.lint.context import LintContext
+from schemaops.lint.config import LintConfig
+from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_script
 from schemaops.scripts.loader import Script
 
 _CHECK_NOT_NULL = re.compile(r'^CHECK \(\(?"?(?P<column>[\w$]+)"? IS NOT NULL\)?\)$', re.I)
 
 
-def database_context(using: str = DEFAULT_DB_ALIAS) -> LintContext:
-    """Return a context with the facts of database ``using``: its PostgreSQL version,
-    and the validated ``CHECK (col IS NOT NULL)`` constraints it already has."""
+def database_context(using: str = DEFAULT_DB_ALIAS, pg_version: int | None = None) -> LintContext:
+    """Return a context with the facts of database ``using``: its PostgreSQL version
+    (unless ``pg_version`` is given), and the validated ``CHECK (col IS NOT NULL)``
+    constraints it already has. Pending units run in one deploy, so a table one of
+    them creates is still new in the next."""
     connection = connections[using]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
-        row = cursor.fetchone()
-        context = LintContext(pg_version=int(row[0]) if row else 14, managed=True)
+        if pg_version is None:
+            cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
+            row = cursor.fetchone()
+            pg_version = int(row[0]) if row else DEFAULT_PG_VERSION
+        context = LintContext(pg_version=pg_version, carry_created=True)
         cursor.execute(
             "SELECT c.conrelid::regclass::text, pg_get_constraintdef(c.oid) FROM pg_constraint c"
             " WHERE c.contype = 'c' AND c.convalidated"
@@ -34,13 +40,17 @@ def database_context(using: str = DEFAULT_DB_ALIAS) -> LintContext:
     return context
 
 
-def lint_pending(using: str, scripts: list[Script]) -> list[Finding]:
-    """Lint ``scripts`` (pending, in run order) as one sequence against ``using``'s facts."""
-    context = database_context(using)
+def lint_pending(
+    using: str, scripts: list[Script], config: LintConfig | None = None
+) -> list[Finding]:
+    """Lint ``scripts`` (pending, in run order) as one sequence against ``using``'s
+    facts, keeping the findings of the rules ``config`` (default: the settings) enables."""
+    config = config_module.from_settings() if config is None else config
+    context = database_context(using, config.pg_version)
     findings: list[Finding] = []
     for script in scripts:
         findings.extend(lint_script(script, context))
-    return findings
+    return config.keep(findings)
 
 
 def check(using: str, scripts: list[Script]) -> list[Finding]:

@@ -16,6 +16,10 @@ from schemaops.lint.model import Action, Column, SqlStatement
 ERROR = "error"
 WARNING = "warning"
 
+# Findings about the suppressions themselves, not about a statement.
+MISSING_REASON = "suppression-missing-reason"
+UNUSED_SUPPRESSION = "unused-suppression"
+
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
@@ -27,13 +31,18 @@ class Rule:
     hint: str
     check: Callable[[SqlStatement, LintContext], Iterator[tuple[int, str]]]
     """Yield (offset in the statement, message detail) for each finding."""
+    django_hint: str = ""
+    """The safe rewrite in a Django migration, where it differs from ``hint``."""
+
+    def hint_for(self, django: bool) -> str:
+        return self.django_hint if django and self.django_hint else self.hint
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(
-    name: str, severity: str, message: str, hint: str
+    name: str, severity: str, message: str, hint: str, django_hint: str = ""
 ) -> Callable[
     [Callable[[SqlStatement, LintContext], Iterator[tuple[int, str]]]],
     Callable[[SqlStatement, LintContext], Iterator[tuple[int, str]]],
@@ -41,7 +50,7 @@ def rule(
     def register(
         check: Callable[[SqlStatement, LintContext], Iterator[tuple[int, str]]],
     ) -> Callable[[SqlStatement, LintContext], Iterator[tuple[int, str]]]:
-        RULES[name] = Rule(name, severity, message, hint, check)
+        RULES[name] = Rule(name, severity, message, hint, check, django_hint)
         return check
 
     return register
@@ -70,6 +79,12 @@ def _altered(statement: SqlStatement, context: LintContext, kind: str) -> Iterat
     "CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds.",
     "CREATE INDEX CONCURRENTLY (schemaops then runs the script outside a transaction). "
     "In a Django migration: AddIndexConcurrently, with atomic = False on the Migration.",
+    django_hint=(
+        "AddIndexConcurrently (django.contrib.postgres.operations) in a migration with "
+        "atomic = False. For a field's db_index or a ForeignKey's index: "
+        "SeparateDatabaseAndState, the field in state_operations, the column and "
+        "AddIndexConcurrently in database operations."
+    ),
 )
 def _require_concurrent_index_creation(
     statement: SqlStatement, context: LintContext
@@ -89,6 +104,10 @@ def _require_concurrent_index_creation(
     "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table.",
     "DROP INDEX CONCURRENTLY. In a Django migration: RemoveIndexConcurrently, with "
     "atomic = False.",
+    django_hint=(
+        "RemoveIndexConcurrently (django.contrib.postgres.operations) in a migration with "
+        "atomic = False."
+    ),
 )
 def _require_concurrent_index_deletion(
     statement: SqlStatement, context: LintContext
@@ -115,6 +134,10 @@ def _require_concurrent_reindex(
     ERROR,
     "CREATE INDEX CONCURRENTLY cannot run inside a transaction block.",
     "Remove BEGIN/COMMIT around it; schemaops runs such a script statement by statement.",
+    django_hint=(
+        "Set atomic = False on the Migration class: concurrent index operations cannot run "
+        "in a transaction."
+    ),
 )
 def _ban_concurrent_index_in_transaction(
     statement: SqlStatement, context: LintContext
@@ -133,6 +156,11 @@ def _ban_concurrent_index_in_transaction(
     "ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows.",
     "Add the column with a DEFAULT (instant on PostgreSQL 11+), or nullable, backfill in "
     "batches, then SET NOT NULL after a validated CHECK. In Django: a field with db_default.",
+    django_hint=(
+        "Give the field db_default=... (Django 5.0+): the database fills existing rows and "
+        "the inserts of code still running. Or add it null=True, backfill in batches, then "
+        "make it NOT NULL."
+    ),
 )
 def _adding_required_field(
     statement: SqlStatement, context: LintContext
@@ -156,6 +184,10 @@ def _adding_required_field(
     "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock.",
     "First ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT in "
     "a separate transaction; SET NOT NULL then skips the scan (PostgreSQL 12+).",
+    django_hint=(
+        "AddConstraintNotValid(CheckConstraint(col IS NOT NULL)), ValidateConstraint in a "
+        "later migration, then AlterField(null=False): PostgreSQL 12+ skips the scan."
+    ),
 )
 def _adding_not_nullable_field(
     statement: SqlStatement, context: LintContext
@@ -185,6 +217,9 @@ def _serial(column: Column) -> bool:
     "This default rewrites the whole table under an ACCESS EXCLUSIVE lock.",
     "Add the column without the default (or with a constant one), then backfill in batches. "
     "Constant and stable defaults (now(), 'x', 0) are instant on PostgreSQL 11+.",
+    django_hint=(
+        "Use a constant db_default, or add the field null=True and backfill it in batches."
+    ),
 )
 def _adding_field_with_default(
     statement: SqlStatement, context: LintContext
@@ -209,6 +244,10 @@ def _adding_field_with_default(
     "Adding a CHECK or FOREIGN KEY constraint scans the table while holding its lock.",
     "ADD CONSTRAINT ... NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT in a separate "
     "transaction (another script), which lets reads and writes through.",
+    django_hint=(
+        "AddConstraintNotValid, then ValidateConstraint in a later migration (both in "
+        "django.contrib.postgres.operations)."
+    ),
 )
 def _constraint_missing_not_valid(
     statement: SqlStatement, context: LintContext
@@ -224,6 +263,10 @@ def _constraint_missing_not_valid(
     "A foreign key locks both tables (SHARE ROW EXCLUSIVE) and, unless NOT VALID, scans one.",
     "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then VALIDATE CONSTRAINT in another "
     "transaction; run it when neither table is busy.",
+    django_hint=(
+        "Add the ForeignKey with db_constraint=False, then add the constraint NOT VALID and"
+        " VALIDATE it in a later migration (RunSQL); or run it when neither table is busy."
+    ),
 )
 def _adding_foreign_key(
     statement: SqlStatement, context: LintContext
@@ -238,6 +281,11 @@ def _adding_foreign_key(
     ERROR,
     "ADD UNIQUE builds its index under an ACCESS EXCLUSIVE lock.",
     "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... UNIQUE USING INDEX.",
+    django_hint=(
+        "SeparateDatabaseAndState: the constraint in state_operations; in "
+        "database_operations, RunSQL CREATE UNIQUE INDEX CONCURRENTLY then ALTER TABLE ... "
+        "ADD CONSTRAINT ... UNIQUE USING INDEX, with atomic = False."
+    ),
 )
 def _disallowed_unique_constraint(
     statement: SqlStatement, context: LintContext
@@ -282,6 +330,10 @@ def _changing_column_type(
     "Renaming a column breaks the code still running that uses the old name.",
     "Add the new column, write both, backfill, move readers, then drop the old one; or keep "
     "the column and rename only in the model (db_column=...).",
+    django_hint=(
+        "Keep the column: rename the field and set db_column to the old name, or "
+        "SeparateDatabaseAndState with the RenameField in state_operations only."
+    ),
 )
 def _renaming_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in _altered(statement, context, "rename_column"):
@@ -294,6 +346,7 @@ def _renaming_column(statement: SqlStatement, context: LintContext) -> Iterator[
     "Renaming a table breaks the code still running that uses the old name.",
     "Keep the table name (db_table=... in Django), or create a view with the old name while "
     "the old code runs.",
+    django_hint=("Keep the table: set Meta.db_table to the old name instead of renaming it."),
 )
 def _renaming_table(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in _altered(statement, context, "rename_table"):
@@ -317,6 +370,10 @@ def _ban_drop_column(statement: SqlStatement, context: LintContext) -> Iterator[
     ERROR,
     "Dropping a table breaks the code still running that uses it, and loses its data.",
     "Stop using the table first, deploy, then drop it in a later release (keep a backup).",
+    django_hint=(
+        "SeparateDatabaseAndState with DeleteModel in state_operations only; drop the table"
+        " in a later release."
+    ),
 )
 def _ban_drop_table(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     if statement.kind == "drop_table" and _existing(statement, context):

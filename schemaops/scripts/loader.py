@@ -413,6 +413,34 @@ def _parse(script: Script) -> ParsedScript:
     return ParsedScript(up=up, down=down, directives=directives, suppressions=tuple(suppressions))
 
 
+def is_script_name(filename: str) -> bool:
+    """Whether ``filename`` is ``NNNN_slug.sql`` (or ``.up.sql`` / ``.down.sql``)."""
+    return _FILENAME.match(filename) is not None
+
+
+def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Suppression, ...]]:
+    """Read a ``.sql`` file that is not a schemaops script, as psql would run it: its
+    statements as written (``BEGIN``/``COMMIT`` included), and its suppressions.
+
+    Raises:
+        ScriptError: the file cannot be read, is not UTF-8, or a directive is malformed.
+    """
+    try:
+        data = normalise(path.read_bytes())
+    except OSError as exc:
+        raise ScriptError(f"{path}: cannot read it ({exc.strerror}).") from None
+    text = _decode(path, data)
+    found = tuple(statements.split(text))
+    if found and found[-1].unterminated:
+        raise ScriptError(
+            f"{path}:{found[-1].line}: unterminated {found[-1].unterminated} in the statement "
+            "starting here. Close it."
+        )
+    first_line = found[0].line if found else len(text.split("\n")) + 1
+    _, suppressions = _scan_directives(path, text.split("\n"), first_line)
+    return found, tuple(suppressions)
+
+
 def locations(using: str | None = None) -> list[Location]:
     """Return every script location: apps' ``sqlmigrations/`` folders, then ``SCRIPT_DIRS``.
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from schemaops import conf
 from schemaops import status as status_module
+from schemaops.cli import add_lint_options
 from schemaops.exceptions import (
     SchemaOpsError,
     ScriptError,
@@ -27,6 +28,7 @@ from schemaops.exceptions import (
     for_display,
 )
 from schemaops.lint import gate
+from schemaops.lint import project as lint_module
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import loader, plan, runner
@@ -198,6 +200,29 @@ class Command(BaseCommand):
         baseline.add_argument("script", metavar="LOCATION:VERSION")
         baseline.add_argument("--reason", default="", help="Kept in the registry.")
 
+        lint = add(
+            "lint",
+            "Lint the SQL scripts and the Django migrations for statements that lock or "
+            "break production.",
+            "Scripts are linted per location in version order, Django migrations along the "
+            "migration plan, with no database (unless --pending). Exit 0: no error finding; "
+            "1: error findings; 2: bad input or usage. Rules: docs/rules/.",
+        )
+        lint.add_argument(
+            "app_labels",
+            nargs="*",
+            metavar="APP_LABEL",
+            help="Only these apps' migrations and scripts (a SCRIPT_DIRS location by its name). "
+            "Default: every app.",
+        )
+        lint.add_argument(
+            "--pending",
+            action="store_true",
+            help="Only what is not applied yet on --database (reads the database; its server "
+            "version is the target unless --pg-version says otherwise).",
+        )
+        add_lint_options(lint)
+
         fake = add("fake", "Mark one script as applied without running it.", "")
         fake.add_argument("script", metavar="LOCATION:VERSION")
         fake.add_argument("--reason", default="", help="Kept in the registry.")
@@ -221,6 +246,40 @@ class Command(BaseCommand):
 
     def lock(self, database: str, wait: float | None) -> RunnerLock:
         return RunnerLock(database, conf.lock_wait() if wait is None else wait, self.progress)
+
+    # lint --------------------------------------------------------------------
+
+    def handle_lint(
+        self,
+        *,
+        database: str,
+        app_labels: list[str],
+        pending: bool,
+        format: str,
+        verbosity: int,
+        **options: Any,
+    ) -> None:
+        try:
+            run = lint_module.lint_project(
+                options, app_labels=app_labels, using=database, pending=pending
+            )
+        except lint_module.UsageError as exc:
+            raise CommandError(for_display(str(exc)), returncode=2) from exc
+        self.stdout.write(
+            lint_module.report.render(run.findings, run.units, format, noun=run.noun)
+        )
+        if verbosity >= 2:
+            for skipped in run.not_rendered:
+                self.stderr.write(f"Not linted (rendering its SQL failed): {skipped}")
+        if run.errors:
+            raise CommandError(
+                for_display("\n".join(run.errors))
+                + "\nThese files were not linted: fix them (docs/scripts.md).",
+                returncode=2,
+            )
+        errors = [f for f in run.findings if f.severity == "error"]
+        if errors:
+            raise CommandError(f"{len(errors)} error finding(s).", returncode=1)
 
     # status ------------------------------------------------------------------
 

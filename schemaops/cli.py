@@ -1,0 +1,118 @@
+"""The ``schemaops`` console script (also ``python -m schemaops``): lint ``.sql``
+files and folders with no Django project.
+
+Exit status: 0 without error findings, 1 with, 2 on bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from schemaops import __version__
+from schemaops.exceptions import for_display
+from schemaops.lint import config as config_module
+from schemaops.lint import report
+from schemaops.lint.context import DEFAULT_PG_VERSION
+from schemaops.lint.files import lint_paths
+
+USAGE_ERROR = 2
+
+
+def add_lint_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``schemaops lint`` and ``manage.py schemaops lint`` share."""
+    parser.add_argument(
+        "--format",
+        choices=report.FORMATS,
+        default="text",
+        help="text (default): path:line:col: rule: message, then the hint; json: one object "
+        "with findings and summary; github: workflow annotations; sarif: SARIF 2.1.0.",
+    )
+    parser.add_argument(
+        "--pg-version",
+        metavar="N",
+        default=None,
+        help=f"Target PostgreSQL major version (default: the server's when a database is "
+        f"read, else {DEFAULT_PG_VERSION}).",
+    )
+    parser.add_argument("--select", metavar="RULE,...", default=None, help="Run only these rules.")
+    parser.add_argument(
+        "--ignore", metavar="RULE,...", default=None, help="Never report these rules."
+    )
+
+
+def options_config(options: argparse.Namespace | dict[str, object]) -> config_module.LintConfig:
+    """The command line's part of the config.
+
+    Raises:
+        LintConfigError: an unknown rule or a bad version.
+    """
+    values = vars(options) if isinstance(options, argparse.Namespace) else options
+    select, ignore, pg_version = values["select"], values["ignore"], values["pg_version"]
+    return config_module.LintConfig(
+        select=None if select is None else config_module.parse_rules(select, "--select"),
+        ignore=frozenset() if ignore is None else config_module.parse_rules(ignore, "--ignore"),
+        pg_version=(
+            None
+            if pg_version is None
+            else config_module.parse_pg_version(pg_version, "--pg-version")
+        ),
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="schemaops",
+        description="schemaops: safe PostgreSQL schema changes. This command lints .sql files "
+        "with no Django project; in a project, use 'manage.py schemaops lint', which also "
+        "lints Django migrations.",
+    )
+    parser.add_argument("--version", action="version", version=f"schemaops {__version__}")
+    subcommands = parser.add_subparsers(dest="command", required=True, title="commands")
+    lint = subcommands.add_parser(
+        "lint",
+        help="Lint .sql files and folders for statements that lock or break production.",
+        description="Lint .sql files and folders for statements that lock or break "
+        "production. A folder of schemaops scripts (NNNN_slug.sql) is linted as one sequence "
+        "in version order, as the runner applies it; other .sql files statement by statement, "
+        "as psql runs them. Settings come from [tool.schemaops.lint] in the nearest "
+        "pyproject.toml; options win over it. Exit 0: no error finding; 1: error findings; "
+        "2: bad input or usage.",
+    )
+    lint.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".sql file or folder")
+    add_lint_options(lint)
+    lint.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="PYPROJECT",
+        help="Read [tool.schemaops.lint] from this file instead of the nearest pyproject.toml.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the console script; return its exit status."""
+    options = _parser().parse_args(argv)
+    try:
+        pyproject = options.config or config_module.find_pyproject(Path.cwd())
+        base = config_module.from_pyproject(pyproject) if pyproject else config_module.LintConfig()
+        config = options_config(options).over(base)
+    except config_module.LintConfigError as exc:
+        print(f"schemaops lint: {for_display(str(exc))}", file=sys.stderr)
+        return USAGE_ERROR
+    run = lint_paths(options.paths, config)
+    findings = run.findings  # in sequence order, each unit's by line
+    print(report.render(findings, run.units, options.format))
+    for error in run.errors:
+        print(f"schemaops lint: {for_display(error)}", file=sys.stderr)
+    if run.errors:
+        return USAGE_ERROR
+    return report.exit_code(findings)
+
+
+def main_entry() -> None:
+    """The ``schemaops`` console script's entry point."""
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Linting ``.sql`` files and folders, with no Django project needed.
+
+A folder of schemaops scripts (every ``.sql`` named ``NNNN_slug``) is linted as
+the runner would run it: one sequence in version order, each script's up
+section in its own transaction unless it cannot be. Any other ``.sql`` file is
+linted as psql would run it, statement by statement, in name order within its
+folder. Everything given is one sequence, so a constraint validated by an
+earlier script is known to later ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from schemaops.exceptions import ScriptError
+from schemaops.lint.config import LintConfig
+from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
+from schemaops.lint.engine import Finding, lint_plain, lint_script
+from schemaops.scripts.loader import Location, Script, display, is_script_name, scripts_in
+
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+@dataclasses.dataclass
+class LintRun:
+    """What a lint found: the findings kept, the units read, and the bad input met."""
+
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    units: int = 0
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+
+def _natural(name: str) -> list[object]:
+    """Sort key: ``2_x.sql`` before ``10_x.sql``."""
+    return [int(part) if part.isdigit() else part for part in _DIGITS.split(name)]
+
+
+def _units(path: Path) -> list[Script | Path]:
+    """The units of one argument: scripts of a schemaops folder, or plain files.
+
+    Raises:
+        ScriptError: ``path`` is missing, not ``.sql``, or a badly formed script folder.
+    """
+    if path.is_dir():
+        names = [p.name for p in path.iterdir() if p.suffix == ".sql" and p.is_file()]
+        if not names:
+            raise ScriptError(f"{display(path)}: no .sql file in this folder.")
+        if all(is_script_name(name) for name in names):
+            return list(scripts_in(Location(path.name, path)))
+        return [path / name for name in sorted(names, key=_natural)]
+    if not path.exists():
+        raise ScriptError(f"{display(path)}: no such file or folder. Check the path.")
+    if path.suffix != ".sql":
+        raise ScriptError(f"{display(path)}: not a .sql file. Give .sql files or folders.")
+    if is_script_name(path.name) and not path.name.endswith(".down.sql"):
+        folder = path.parent
+        version = path.name.split("_", 1)[0]
+        return [Script(Location(folder.name, folder), version, path.stem, path, None)]
+    return [path]
+
+
+def lint_paths(paths: Sequence[Path], config: LintConfig) -> LintRun:
+    """Lint ``paths`` (files and folders, in the order given) as one sequence."""
+    run = LintRun()
+    context = LintContext(pg_version=config.pg_version or DEFAULT_PG_VERSION)
+    for path in paths:
+        try:
+            units = _units(path)
+        except ScriptError as exc:
+            run.errors.append(str(exc))
+            continue
+        for unit in units:
+            try:
+                if isinstance(unit, Script):
+                    found = lint_script(unit, context)
+                else:
+                    found = lint_plain(unit, context)
+            except ScriptError as exc:
+                run.errors.append(str(exc))
+                continue
+            run.units += 1
+            run.findings.extend(config.keep(found))
+    return run

@@ -1,0 +1,138 @@
+"""``manage.py schemaops lint``: the SQL tier and the Django migrations of a project."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+
+from django.apps import apps
+from django.db import connections
+
+from schemaops.cli import options_config
+from schemaops.exceptions import SchemaOpsError, ScriptError
+from schemaops.lint import config as config_module
+from schemaops.lint import gate, report
+from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
+from schemaops.lint.engine import Finding, lint_script
+from schemaops.lint.migrations import lint_migrations
+from schemaops.scripts import loader, plan
+
+__all__ = ["ProjectLintRun", "UsageError", "lint_project", "report"]
+
+
+class UsageError(SchemaOpsError):
+    """A bad option, setting or app label (exit 2)."""
+
+
+@dataclasses.dataclass
+class ProjectLintRun:
+    findings: list[Finding]
+    scripts: int
+    migrations: int
+    not_rendered: list[str]
+    errors: list[str]
+
+    @property
+    def units(self) -> int:
+        return self.scripts + self.migrations
+
+    @property
+    def noun(self) -> str:
+        return f"files ({self.scripts} scripts, {self.migrations} migrations)"
+
+
+def _server_version(using: str) -> int:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
+        row = cursor.fetchone()
+    return int(row[0]) if row else DEFAULT_PG_VERSION
+
+
+def _check_labels(labels: Iterable[str], locations: list[loader.Location]) -> None:
+    known = {config.label for config in apps.get_app_configs()} | {loc.name for loc in locations}
+    for label in labels:
+        if label not in known:
+            raise UsageError(
+                f"{label!r} is neither an installed app's label nor a script location. "
+                f"Known: {', '.join(sorted(known))}."
+            )
+
+
+def lint_project(
+    options: Mapping[str, object],
+    *,
+    app_labels: list[str],
+    using: str,
+    pending: bool,
+) -> ProjectLintRun:
+    """Lint the scripts and migrations of ``app_labels`` (every app when empty).
+
+    Without ``pending`` nothing reads the database: the target version is
+    ``--pg-version``, ``SCHEMAOPS["LINT"]["pg_version"]`` or 14. With it, the
+    registry and ``django_migrations`` say what is applied, and the server's
+    version and validated constraints are the facts.
+
+    Raises:
+        UsageError: an unknown rule, version or app label.
+    """
+    try:
+        config = options_config(dict(options)).over(config_module.from_settings())
+    except config_module.LintConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    errors: list[str] = []
+    try:
+        locations = loader.locations(using)
+    except ScriptError as exc:
+        locations, errors = [], [str(exc)]
+    _check_labels(app_labels, locations)
+    labels = set(app_labels) or None
+    chosen = [loc for loc in locations if labels is None or loc.name in labels]
+    pg_version = config.pg_version
+    if pending and pg_version is None:
+        pg_version = _server_version(using)
+
+    findings: list[Finding] = []
+    scripts = 0
+    if pending:
+        names = {loc.name for loc in chosen}
+        try:
+            statuses = plan.load(using)
+        except ScriptError as exc:
+            statuses, errors = [], [*errors, str(exc)]
+        to_lint = [
+            s.script
+            for s in statuses
+            if s.script is not None and s.state in plan.RUNNABLE_STATES and s.location in names
+        ]
+        good = []
+        for script in to_lint:
+            try:
+                script.parsed  # noqa: B018 - malformed scripts are bad input, reported apart
+            except ScriptError as exc:
+                errors.append(str(exc))
+            else:
+                good.append(script)
+        with_version = dataclasses.replace(config, pg_version=pg_version)
+        findings.extend(gate.lint_pending(using, good, with_version))
+        scripts = len(good)
+    else:
+        context = LintContext(pg_version=pg_version or DEFAULT_PG_VERSION)
+        for location in chosen:
+            try:
+                location_scripts = loader.scripts_in(location)
+            except ScriptError as exc:
+                errors.append(str(exc))
+                continue
+            for script in location_scripts:
+                try:
+                    findings.extend(config.keep(lint_script(script, context)))
+                except ScriptError as exc:
+                    errors.append(str(exc))
+                    continue
+                scripts += 1
+
+    result = lint_migrations(
+        config, app_labels=labels, using=using, pending=pending, pg_version=pg_version
+    )
+    findings.extend(result.findings)
+    return ProjectLintRun(findings, scripts, result.migrations, result.not_rendered, errors)
