@@ -62,7 +62,7 @@ class Statement:
         return self.line + self.text.count("\n")
 
 
-def _skip_block_comment(text: str, pos: int) -> tuple[int, bool]:
+def skip_block_comment(text: str, pos: int) -> tuple[int, bool]:
     """Return the offset after the (nested) comment opened at ``pos``, and whether it closed."""
     depth = 0
     for match in _BLOCK_TOKEN.finditer(text, pos):
@@ -72,7 +72,7 @@ def _skip_block_comment(text: str, pos: int) -> tuple[int, bool]:
     return len(text), False
 
 
-def _skip_quoted(text: str, pos: int, quote: str) -> tuple[int, bool]:
+def skip_quoted(text: str, pos: int, quote: str) -> tuple[int, bool]:
     """Return the offset after a ``'...'`` or ``"..."`` opened at ``pos``.
 
     A doubled quote inside is an escaped quote, not the end.
@@ -87,7 +87,7 @@ def _skip_quoted(text: str, pos: int, quote: str) -> tuple[int, bool]:
         return close + 1, True
 
 
-def _skip_estring(text: str, pos: int) -> tuple[int, bool]:
+def skip_estring(text: str, pos: int) -> tuple[int, bool]:
     """Return the offset after an ``E'...'`` string whose body starts at ``pos``."""
     for match in _ESTRING_END.finditer(text, pos):
         if match.group() == "'":
@@ -123,7 +123,7 @@ class _Scanner:
                 pos = end if newline < 0 else newline + 1
                 continue
             if text.startswith("/*", pos):
-                pos = min(_skip_block_comment(text, pos)[0], end)
+                pos = min(skip_block_comment(text, pos)[0], end)
                 continue
             return pos
         return end
@@ -148,15 +148,15 @@ class _Scanner:
                 newline = text.find("\n", pos)
                 pos = length if newline < 0 else newline + 1
             elif kind == "block_comment":
-                pos, closed = _skip_block_comment(text, match.start())
+                pos, closed = skip_block_comment(text, match.start())
                 if not closed:
                     unterminated = "block comment"
             elif kind == "string" or kind == "ident":
-                pos, closed = _skip_quoted(text, pos, match.group())
+                pos, closed = skip_quoted(text, pos, match.group())
                 if not closed:
                     unterminated = "string" if kind == "string" else "quoted identifier"
             elif kind == "estring":
-                pos, closed = _skip_estring(text, pos)
+                pos, closed = skip_estring(text, pos)
                 if not closed:
                     unterminated = "string"
             elif kind == "dollar":

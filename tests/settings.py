@@ -32,3 +32,12 @@ SCHEMAOPS = {
     },
     "RETRIES": int(os.environ.get("SCHEMAOPS_TEST_RETRIES", "5")),
 }
+
+# A lint test case (tests/lintapp/cases/NAME) for subprocesses.
+if os.environ.get("SCHEMAOPS_TEST_LINT_CASE"):
+    from project.settings import INSTALLED_APPS
+
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.lintapp"]
+    MIGRATION_MODULES = {
+        "lintapp": f"tests.lintapp.cases.{os.environ['SCHEMAOPS_TEST_LINT_CASE']}"
+    }

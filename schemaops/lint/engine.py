@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from schemaops.lint.model import parse
 from schemaops.scripts.loader import Script, Suppression, display, read_plain
 from schemaops.statements import Statement
 
+_NEWLINE = re.compile("\n")
 MISSING_REASON = rules.MISSING_REASON
 UNUSED_SUPPRESSION = rules.UNUSED_SUPPRESSION
 
@@ -39,13 +42,25 @@ class Finding:
         )
 
 
-def _position(statement: Statement, offset: int) -> tuple[int, int]:
-    if offset <= 0:
-        return statement.line, statement.column
-    newlines = statement.text.count("\n", 0, offset)
-    if not newlines:
-        return statement.line, statement.column + offset
-    return statement.line + newlines, offset - statement.text.rfind("\n", 0, offset)
+class _Positions:
+    """Turns offsets in one statement into file lines and columns (a bisect over the
+    statement's line starts, built on the first finding), so many findings in one
+    long statement cost no more than one pass over it."""
+
+    def __init__(self, statement: Statement) -> None:
+        self.statement = statement
+        self._starts: list[int] | None = None
+
+    def __call__(self, offset: int) -> tuple[int, int]:
+        statement = self.statement
+        if offset <= 0:
+            return statement.line, statement.column
+        if self._starts is None:
+            self._starts = [m.end() for m in _NEWLINE.finditer(statement.text)]
+        newlines = bisect_right(self._starts, offset)
+        if not newlines:
+            return statement.line, statement.column + offset
+        return statement.line + newlines, offset - self._starts[newlines - 1] + 1
 
 
 def lint_statements(
@@ -55,9 +70,10 @@ def lint_statements(
     findings = []
     for statement in statements:
         modelled = parse(statement)
+        position = _Positions(statement)
         for rule in rules.RULES.values():
             for offset, detail in rule.check(modelled, context):
-                line, column = _position(statement, offset)
+                line, column = position(offset)
                 message = f"{rule.message} ({detail})" if detail else rule.message
                 findings.append(
                     Finding(

@@ -178,13 +178,39 @@ class _Source:
 # The walk ---------------------------------------------------------------------
 
 
+def _literal(value: object) -> str:
+    """A parameter as a SQL literal, for the simple types; others need the server."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise NeedsDatabase
+
+
 def _offline_connection(alias: str) -> BaseDatabaseWrapper:
-    """A new wrapper for ``alias`` that renders SQL but can never connect."""
+    """A new wrapper for ``alias`` that renders SQL but can never connect.
+
+    Django's PostgreSQL schema editor composes every statement through a server
+    cursor (psycopg's mogrify), even one without parameters; this wrapper's
+    editor collects the SQL itself instead, quoting simple parameters.
+    """
     connection = connections.create_connection(alias)
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise NeedsDatabase
 
+    def execute(editor: Any, sql: Any, params: Any = ()) -> None:
+        text = str(sql)
+        if params:
+            text = text % tuple(_literal(value) for value in params)
+        editor.collected_sql.append(text if text.rstrip().endswith(";") else f"{text};")
+
+    base = connection.SchemaEditorClass
+    connection.SchemaEditorClass = type("OfflineSchemaEditor", (base,), {"execute": execute})
     connection.ensure_connection = refuse  # type: ignore[method-assign]
     connection.connect = refuse  # type: ignore[method-assign]
     return connection

@@ -10,21 +10,23 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from schemaops.statements import Statement
+from schemaops.statements import Statement, skip_block_comment, skip_estring, skip_quoted
 
 _TOKEN = re.compile(
     r"""
       (?P<space>\s+)
-    | (?P<comment>--[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)
-    | (?P<string>(?:[eE](?='))?'(?:[^'\\]|''|\\.)*'?)
-    | (?P<dollar>\$(?P<tag>[A-Za-z_][\w]*)?\$(?:.|\n)*?\$(?P=tag)\$)
-    | (?P<ident>"(?:[^"]|"")*"?)
+    | (?P<line_comment>--[^\n]*)
+    | (?P<block_comment>/\*)
+    | (?P<estring>[eE]')
+    | (?P<string>')
+    | (?P<dollar>\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$)
+    | (?P<ident>")
     | (?P<word>[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)
     | (?P<number>[0-9]+(?:\.[0-9]+)?)
     | (?P<punct>::|[(),.;=])
     | (?P<other>.)
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
 
 
@@ -45,23 +47,46 @@ class Token:
         return self.value.lower() if self.kind == "word" else self.value
 
 
+def _end_of(kind: str, text: str, match: re.Match[str]) -> int:
+    """Where the construct ``match`` opens ends: strings, quoted identifiers, dollar
+    quotes and (nested) block comments run to the end of the text when unclosed,
+    as in the scanner, so each character is read a bounded number of times."""
+    start, end = match.start(), match.end()
+    if kind == "block_comment":
+        return skip_block_comment(text, start)[0]
+    if kind == "estring":
+        return skip_estring(text, end)[0]
+    if kind in ("string", "ident"):
+        return skip_quoted(text, end, text[start])[0]
+    if kind == "dollar":
+        close = text.find(match.group(), end)
+        return len(text) if close < 0 else close + len(match.group())
+    return end
+
+
 def tokenize(text: str) -> list[Token]:
     """Return the tokens of ``text``, without whitespace and comments."""
     tokens = []
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
-        if kind in ("space", "comment") or kind is None:
-            continue
-        raw = match.group()
-        if kind == "tag":
-            kind = "dollar"
+    pos = 0
+    length = len(text)
+    while pos < length:
+        match = _TOKEN.match(text, pos)
+        assert match is not None  # "other" matches any character
+        kind = match.lastgroup or "other"
+        end = _end_of(kind, text, match)
+        raw = text[pos:end]
         if kind == "word":
-            value = raw.upper()
+            tokens.append(Token("word", raw.upper(), pos))
         elif kind == "ident":
-            value = raw[1:-1].replace('""', '"') if raw.endswith('"') else raw[1:]
-        else:
-            value = raw
-        tokens.append(Token(kind if kind != "dollar" else "string", value, match.start()))
+            closed = len(raw) > 1 and raw.endswith('"')
+            tokens.append(
+                Token("ident", (raw[1:-1] if closed else raw[1:]).replace('""', '"'), pos)
+            )
+        elif kind in ("string", "estring", "dollar"):
+            tokens.append(Token("string", raw, pos))
+        elif kind not in ("space", "line_comment", "block_comment"):
+            tokens.append(Token(kind, raw, pos))
+        pos = end
     return tokens
 
 

@@ -142,11 +142,7 @@ def _require_concurrent_reindex(
 def _ban_concurrent_index_in_transaction(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if (
-        statement.kind == "create_index"
-        and statement.concurrently
-        and context.explicit_transaction
-    ):
+    if statement.kind == "create_index" and statement.concurrently and context.in_transaction:
         yield 0, ""
 
 

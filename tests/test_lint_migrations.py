@@ -1,0 +1,253 @@
+"""Linting Django migrations: the plan walked once with the state carried forward,
+real migration files (tests/lintapp/cases/), no database unless --pending."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from io import StringIO
+
+import django
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+from django.test import override_settings
+
+from schemaops.lint.config import LintConfig
+from schemaops.lint.migrations import MigrationLintResult, lint_migrations, plan_order
+from tests.conftest import REPO_ROOT
+
+CASES = "tests.lintapp.cases"
+
+
+@pytest.fixture
+def case() -> Iterator[object]:
+    """``case("history")`` installs tests.lintapp with that case's migrations."""
+    overrides: list[override_settings] = []
+
+    def use(name: str) -> None:
+        override = override_settings(
+            INSTALLED_APPS=[*settings.INSTALLED_APPS, "tests.lintapp"],
+            MIGRATION_MODULES={"lintapp": f"{CASES}.{name}"},
+        )
+        override.enable()
+        overrides.append(override)
+
+    yield use
+    for override in reversed(overrides):
+        override.disable()
+
+
+def lint(**kwargs: object) -> MigrationLintResult:
+    return lint_migrations(LintConfig(), app_labels={"lintapp"}, **kwargs)  # type: ignore[arg-type]
+
+
+def found(result: MigrationLintResult) -> list[tuple[str, int, str]]:
+    """(migration file name, line, rule) of each finding."""
+    return [(f.path.rsplit("/", 1)[-1], f.line, f.rule) for f in result.findings]
+
+
+def test_history_finds_each_unsafe_operation_at_its_line(case) -> None:
+    case("history")
+    result = lint()
+    assert result.migrations == 6
+    assert found(result) == [
+        ("0002_unsafe.py", 8, "require-concurrent-index-creation"),
+        ("0002_unsafe.py", 12, "adding-required-field"),
+        ("0002_unsafe.py", 27, "changing-column-type"),
+        ("0002_unsafe.py", 32, "ban-drop-column"),
+        ("0002_unsafe.py", 33, "renaming-column"),
+        # RunSQL's own statements, at their lines in the file.
+        ("0002_unsafe.py", 36, "unbatched-backfill"),
+        ("0002_unsafe.py", 37, "ban-concurrent-index-creation-in-transaction"),
+        ("0005_validate.py", 17, "adding-not-nullable-field"),
+        ("0006_suppressed.py", 8, "suppression-missing-reason"),
+        ("0006_suppressed.py", 8, "unused-suppression"),
+        ("0006_suppressed.py", 15, "ban-drop-column"),
+        ("0006_suppressed.py", 17, "ban-concurrent-index-creation-in-transaction"),
+    ]
+
+
+def test_findings_carry_the_django_hint_and_the_operation(case) -> None:
+    case("history")
+    by_rule = {f.rule: f for f in lint().findings}
+    index = by_rule["require-concurrent-index-creation"]
+    assert "AddIndexConcurrently" in index.hint
+    assert "book_isbn2_idx" in index.message
+    assert index.column == 9
+    required = by_rule["adding-required-field"]
+    assert "db_default" in required.hint
+    assert "book.edition" in required.message
+    assert "integer to bigint" in by_rule["changing-column-type"].message
+
+
+def test_a_longer_varchar_a_new_nullable_field_and_new_tables_are_clean(case) -> None:
+    """0001 works on tables it creates; 0002's AlterField to a longer varchar and its
+    nullable AddField, and all of 0003 and 0004, are safe: nothing reported there."""
+    case("history")
+    paths = {f.path.rsplit("/", 1)[-1] for f in lint().findings}
+    assert paths == {"0002_unsafe.py", "0005_validate.py", "0006_suppressed.py"}
+    lines_0002 = {f.line for f in lint().findings if f.path.endswith("0002_unsafe.py")}
+    assert 17 not in lines_0002  # subtitle, nullable
+    assert 22 not in lines_0002  # title, varchar(100) -> varchar(200)
+
+
+def test_set_not_null_after_a_validated_check_is_known_across_migrations(case) -> None:
+    case("history")
+    result = lint(pg_version=12)
+    assert ("0005_validate.py", 11, "adding-not-nullable-field") not in found(result)
+    # Before PostgreSQL 12, SET NOT NULL scans the table whatever constraints exist.
+    old = lint(pg_version=11)
+    assert ("0005_validate.py", 11, "adding-not-nullable-field") in found(old)
+
+
+def test_select_and_ignore_filter_the_findings(case) -> None:
+    case("history")
+    only = lint_migrations(
+        LintConfig(select=frozenset({"ban-drop-column"})), app_labels={"lintapp"}
+    )
+    assert {f.rule for f in only.findings} == {"ban-drop-column"}
+    without = lint_migrations(
+        LintConfig(ignore=frozenset({"ban-drop-column"})), app_labels={"lintapp"}
+    )
+    assert "ban-drop-column" not in {f.rule for f in without.findings}
+    assert len(without.findings) == len(lint().findings) - 2
+
+
+def test_squashed_migrations_are_linted_as_the_loader_plans_them(case) -> None:
+    """No database: nothing applied, so the squashed migration replaces both; its
+    index is on a table it creates itself, so it is clean."""
+    case("squashed")
+    result = lint()
+    assert result.migrations == 1
+    assert result.findings == []
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    assert ("lintapp", "0001_squashed_0002") in plan_order(loader.graph)
+    assert ("lintapp", "0002_label_index") not in plan_order(loader.graph)
+
+
+def test_third_party_operations_are_rendered_without_a_database(case) -> None:
+    case("custom")
+    result = lint()
+    assert found(result) == [("0002_third_party.py", 11, "require-concurrent-index-creation")]
+    assert "lintapp_article" in result.findings[0].message
+    # The one that asks the database is left alone, and said so.
+    assert result.not_rendered == [
+        "lintapp.0002_third_party operation 3 (IntrospectingOperation): needs a database"
+    ]
+
+
+@pytest.mark.skipif(django.VERSION < (5, 0), reason="db_default is Django 5.0+")
+def test_db_default_constant_and_stable_are_fine_volatile_rewrites(case) -> None:
+    case("dbdefault")
+    assert found(lint()) == [("0002_defaults.py", 24, "adding-field-with-default")]
+
+
+def test_plan_order_puts_every_migration_after_its_parents(case) -> None:
+    case("history")
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    order = plan_order(loader.graph)
+    assert len(order) == len(set(order)) == len(loader.graph.nodes)
+    position = {key: index for index, key in enumerate(order)}
+    for key, node in loader.graph.node_map.items():
+        for parent in node.parents:
+            assert position[parent.key] < position[key]
+
+
+@pytest.mark.django_db
+def test_pending_lints_only_unapplied_migrations(case) -> None:
+    case("history")
+    everything = lint(pending=True)
+    assert everything.migrations == 6
+    recorder = MigrationRecorder(__import__("django.db").db.connection)
+    recorder.record_applied("lintapp", "0001_initial")
+    recorder.record_applied("lintapp", "0002_unsafe")
+    pending = lint(pending=True)
+    assert pending.migrations == 4
+    assert not any(f.path.endswith("0002_unsafe.py") for f in pending.findings)
+
+
+def test_manage_py_lint_reads_no_database(tmp_path) -> None:
+    """DATABASE_URL points at a port nothing listens on: the lint still runs."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:9/nowhere",
+        "SCHEMAOPS_TEST_LINT_CASE": "history",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "manage.py"),
+            "schemaops",
+            "lint",
+            "lintapp",
+            "--format",
+            "json",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["summary"]["errors"] == 10
+    assert document["summary"]["warnings"] == 2
+    assert set(document["findings"][0]) == {
+        "rule",
+        "severity",
+        "path",
+        "line",
+        "column",
+        "message",
+        "hint",
+    }
+    assert "10 error finding(s)" in completed.stderr
+
+
+def test_manage_py_lint_text_and_exit_codes(case) -> None:
+    case("squashed")
+    out = StringIO()
+    call_command("schemaops", "lint", "lintapp", stdout=out)
+    assert "No findings in 1 files (0 scripts, 1 migrations)." in out.getvalue()
+    with pytest.raises(CommandError) as error:
+        call_command("schemaops", "lint", "no_such_app", stdout=StringIO())
+    assert error.value.returncode == 2
+    assert "'no_such_app' is neither an installed app's label" in str(error.value)
+    with pytest.raises(CommandError) as error:
+        call_command("schemaops", "lint", "--select", "no-such-rule", stdout=StringIO())
+    assert error.value.returncode == 2
+    assert "unknown rule 'no-such-rule'" in str(error.value)
+
+
+def test_schemaops_lint_settings_apply_and_options_win(case) -> None:
+    case("history")
+    with override_settings(SCHEMAOPS={"LINT": {"ignore": ["ban-drop-column"]}}):
+        out = StringIO()
+        with pytest.raises(CommandError):
+            call_command("schemaops", "lint", "lintapp", "--format", "json", stdout=out)
+        rules = {f["rule"] for f in json.loads(out.getvalue())["findings"]}
+        assert "ban-drop-column" not in rules
+        assert "renaming-column" in rules
+        out = StringIO()
+        call_command(
+            "schemaops",
+            "lint",
+            "lintapp",
+            "--select",
+            "prefer-identity",
+            "--format",
+            "json",
+            stdout=out,
+        )
+        assert json.loads(out.getvalue())["findings"] == []
