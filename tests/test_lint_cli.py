@@ -1,0 +1,242 @@
+"""The console script: ``schemaops lint PATH...`` and ``python -m schemaops lint``,
+with no Django settings at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from schemaops.cli import main
+from tests.conftest import REPO_ROOT
+
+SCHEMAOPS = Path(sys.executable).with_name("schemaops")
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed console script, with no Django settings in the environment."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    return subprocess.run(
+        [str(SCHEMAOPS), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def test_console_script_runs_without_django_settings(tmp_path: Path) -> None:
+    write(tmp_path, "bad.sql", "SELECT 1;\nCREATE INDEX i ON t (c);\n")
+    completed = run("lint", "bad.sql", cwd=tmp_path)
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stdout.splitlines()[0] == (
+        "bad.sql:2:1: require-concurrent-index-creation: CREATE INDEX without CONCURRENTLY "
+        "blocks writes to the table while it builds. (on table t)"
+    )
+    assert completed.stdout.splitlines()[1].startswith("    hint: CREATE INDEX CONCURRENTLY")
+    assert completed.stdout.splitlines()[-1] == "1 error(s), 0 warning(s) in 1 files."
+
+
+def test_python_dash_m_is_the_same_command(tmp_path: Path) -> None:
+    write(tmp_path, "ok.sql", "CREATE INDEX CONCURRENTLY i ON t (c);\n")
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "schemaops", "lint", "ok.sql"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "No findings in 1 files."
+
+
+def test_a_folder_is_one_sequence_in_version_order(tmp_path: Path) -> None:
+    """0002 validates the CHECK that 0001 added NOT VALID; 0010 (after 0002 by
+    version, before it by name) may then SET NOT NULL without a scan."""
+    folder = tmp_path / "sql"
+    write(folder, "0010_not_null.sql", "ALTER TABLE accounts ALTER COLUMN tz SET NOT NULL;\n")
+    write(folder, "0002_validate.sql", "ALTER TABLE accounts VALIDATE CONSTRAINT tz_nn;\n")
+    write(
+        folder,
+        "0001_check.sql",
+        "ALTER TABLE accounts ADD CONSTRAINT tz_nn CHECK (tz IS NOT NULL) NOT VALID;\n",
+    )
+    assert main(["lint", str(folder)]) == 0
+    # Alone, the SET NOT NULL is a full scan under ACCESS EXCLUSIVE.
+    assert main(["lint", str(folder / "0010_not_null.sql")]) == 1
+    # And on PostgreSQL 11 it always is.
+    assert main(["lint", "--pg-version", "11", str(folder)]) == 1
+
+
+def test_json_output_has_the_documented_shape(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "m.sql",
+        """
+        -- schemaops: ignore=ban-drop-column reason="column unused since v41"
+        ALTER TABLE t DROP COLUMN old;
+        ALTER TABLE t ADD COLUMN n int;
+        UPDATE t SET n = 0;
+    """,
+    )
+    completed = run("lint", "--format", "json", "m.sql", cwd=tmp_path)
+    assert completed.returncode == 0  # warnings only
+    document = json.loads(completed.stdout)
+    assert [(f["rule"], f["line"], f["column"]) for f in document["findings"]] == [
+        ("prefer-bigint-over-int", 3, 26),
+        ("unbatched-backfill", 4, 1),
+    ]
+    assert document["findings"][0] == {
+        "rule": "prefer-bigint-over-int",
+        "severity": "warning",
+        "path": "m.sql",
+        "line": 3,
+        "column": 26,
+        "message": "A 32-bit integer key runs out at 2,147,483,647. (column n)",
+        "hint": "Use bigint (BigAutoField, DEFAULT_AUTO_FIELD = BigAutoField) for ids and "
+        "counters.",
+    }
+    assert document["summary"] == {
+        "errors": 0,
+        "warnings": 2,
+        "units": 1,
+        "by_rule": {"prefer-bigint-over-int": 1, "unbatched-backfill": 1},
+    }
+
+
+def test_github_annotations_escape_their_fields(tmp_path: Path) -> None:
+    write(tmp_path, "a,b:c.sql", "DROP INDEX i;\n")
+    completed = run("lint", "--format", "github", "a,b:c.sql", cwd=tmp_path)
+    assert completed.returncode == 1
+    assert completed.stdout.startswith(
+        "::error file=a%2Cb%3Ac.sql,line=1,col=1,title=require-concurrent-index-deletion::"
+        "DROP INDEX without CONCURRENTLY"
+    )
+
+
+def test_sarif_output_is_sarif_2_1_0(tmp_path: Path) -> None:
+    write(tmp_path, "s.sql", "DROP INDEX i;\nCREATE TABLE t (id serial PRIMARY KEY);\n")
+    completed = run("lint", "--format", "sarif", "s.sql", cwd=tmp_path)
+    log = json.loads(completed.stdout)
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
+    (sarif_run,) = log["runs"]
+    rules = sarif_run["tool"]["driver"]["rules"]
+    assert sarif_run["tool"]["driver"]["name"] == "schemaops"
+    for result in sarif_run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in ("error", "warning")
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"] == "s.sql"
+        assert location["region"]["startLine"] >= 1
+    assert {r["ruleId"] for r in sarif_run["results"]} == {
+        "require-concurrent-index-deletion",
+        "prefer-bigint-over-int",
+        "prefer-identity",
+    }
+    assert all(r["helpUri"].endswith(f"/rules/{r['id']}/") for r in rules)
+
+
+def test_pyproject_settings_and_options(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+        [tool.schemaops.lint]
+        ignore = ["require-concurrent-index-deletion"]
+        pg-version = 10
+    """,
+    )
+    write(tmp_path, "sub/x.sql", "DROP INDEX i;\nALTER TABLE t ADD COLUMN c text DEFAULT 'x';\n")
+    # From a subfolder: the nearest pyproject.toml above applies (PG 10: the default
+    # rewrites the table; the DROP INDEX finding is ignored).
+    completed = run("lint", "--format", "json", "x.sql", cwd=tmp_path / "sub")
+    assert [f["rule"] for f in json.loads(completed.stdout)["findings"]] == [
+        "adding-field-with-default"
+    ]
+    # Options win: PG 14 makes the default instant.
+    completed = run(
+        "lint", "--format", "json", "--pg-version", "14", "x.sql", cwd=tmp_path / "sub"
+    )
+    assert json.loads(completed.stdout)["findings"] == []
+    # --select narrows to the named rules.
+    completed = run(
+        "lint", "--format", "json", "--select", "prefer-text-field", "x.sql", cwd=tmp_path / "sub"
+    )
+    assert completed.returncode == 0
+    assert json.loads(completed.stdout)["findings"] == []
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        ('[tool.schemaops.lint]\nselect = ["no-such-rule"]\n', "unknown rule 'no-such-rule'"),
+        ("[tool.schemaops.lint]\npg_version = 'new'\n", "is not a PostgreSQL major version"),
+        ("[tool.schemaops.lint]\nexclude = []\n", "unknown key 'exclude'"),
+        ("[tool.schemaops.lint\n", "cannot read it as TOML"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_file(tmp_path: Path, pyproject: str, message: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    write(tmp_path, "x.sql", "SELECT 1;\n")
+    completed = run("lint", "x.sql", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "pyproject.toml" in completed.stderr
+    assert message in completed.stderr
+
+
+def test_bad_input_exits_2_and_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "latin1.sql").write_bytes(b"SELECT 'caf\xe9';\n")
+    write(tmp_path, "bad.sql", "CREATE INDEX i ON t (c);\n")
+    completed = run("lint", "missing.sql", "latin1.sql", "bad.sql", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "missing.sql: no such file or folder" in completed.stderr
+    assert "latin1.sql:1: not valid UTF-8" in completed.stderr
+    # What could be read is still linted and reported.
+    assert "bad.sql:1:1: require-concurrent-index-creation" in completed.stdout
+    assert run("lint", cwd=tmp_path).returncode == 2  # usage: no PATH
+    assert run("lint", "--format", "xml", "bad.sql", cwd=tmp_path).returncode == 2
+
+
+def test_plain_files_follow_explicit_transactions(tmp_path: Path) -> None:
+    """A file not named NNNN_slug runs as psql runs it: autocommit unless BEGIN."""
+    write(
+        tmp_path,
+        "plain.sql",
+        """
+        ALTER TABLE t ADD CONSTRAINT k CHECK (c > 0) NOT VALID;
+        ALTER TABLE t VALIDATE CONSTRAINT k;
+        BEGIN;
+        ALTER TABLE t ADD CONSTRAINT k2 CHECK (c > 1) NOT VALID;
+        ALTER TABLE t VALIDATE CONSTRAINT k2;
+        COMMIT;
+        CREATE INDEX CONCURRENTLY i ON t (c);
+    """,
+    )
+    completed = run("lint", "--format", "json", "plain.sql", cwd=tmp_path)
+    findings = json.loads(completed.stdout)["findings"]
+    assert [(f["rule"], f["line"]) for f in findings] == [
+        ("validate-constraint-in-same-transaction", 5)
+    ]
+
+
+def test_demo_scripts_lint_clean() -> None:
+    """The demo's scripts are the safe patterns the docs teach."""
+    assert main(["lint", str(REPO_ROOT / "project" / "demo" / "sqlmigrations")]) == 0
