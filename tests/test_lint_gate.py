@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -153,3 +154,48 @@ def test_suppression_that_suppresses_nothing_is_reported(scripts: ScriptFolder) 
     output = scripts.run("migrate")
     assert "unused-suppression: ignore=ban-drop-table suppresses nothing." in output
     assert applied("0001")
+
+
+def test_rules_ignored_in_settings_do_not_stop_the_run(
+    big_table: ScriptFolder, settings: object
+) -> None:
+    big_table.write("0002_index.sql", "CREATE INDEX events_kind ON events (kind);")
+    settings.SCHEMAOPS = {  # type: ignore[attr-defined]
+        **settings.SCHEMAOPS,  # type: ignore[attr-defined]
+        "LINT": {"ignore": ["require-concurrent-index-creation"]},
+    }
+    big_table.run("migrate")
+    assert applied("0002")
+
+
+def test_pending_tables_created_earlier_in_the_same_run_are_new(
+    big_table: ScriptFolder,
+) -> None:
+    """Pending scripts run in one deploy: an index on a table a pending script
+    creates is built on an empty table nobody uses yet."""
+    big_table.write("0002_table.sql", "CREATE TABLE fresh (id bigint, kind text);")
+    big_table.write("0003_index.sql", "CREATE INDEX fresh_kind ON fresh (kind);")
+    big_table.run("migrate")
+    assert applied("0003")
+
+
+def test_lint_pending_uses_the_registry_and_the_server(big_table: ScriptFolder) -> None:
+    big_table.write("0002_index.sql", "CREATE INDEX events_kind ON events (kind);")
+    out = StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "schemaops",
+            "lint",
+            "ops",
+            "--pending",
+            "--database",
+            "runner",
+            "--format",
+            "json",
+            stdout=out,
+        )
+    assert error.value.returncode == 1
+    document = json.loads(out.getvalue())
+    # 0001 is applied: only 0002 is linted.
+    assert document["summary"]["units"] == 1
+    assert [f["rule"] for f in document["findings"]] == ["require-concurrent-index-creation"]
