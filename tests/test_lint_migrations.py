@@ -251,3 +251,25 @@ def test_schemaops_lint_settings_apply_and_options_win(case) -> None:
             stdout=out,
         )
         assert json.loads(out.getvalue())["findings"] == []
+
+
+def test_a_backfill_in_the_transaction_of_an_add_field_is_found(case) -> None:
+    case("backfill")
+    assert found(lint()) == [("0002_backfill.py", 15, "unbatched-backfill")]
+
+
+@pytest.mark.django_db
+def test_pending_knows_the_databases_validated_checks(case) -> None:
+    """0005 makes ``code`` NOT NULL. On a database where a validated CHECK (code IS
+    NOT NULL) already exists, that skips the scan: not reported."""
+    from django.db import connection
+
+    case("history")
+    recorder = MigrationRecorder(connection)
+    for name in ["0001_initial", "0002_unsafe", "0003_safe", "0004_not_null"]:
+        recorder.record_applied("lintapp", name)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE lintapp_book (code varchar(20))")
+        assert ("0005_validate.py", 17, "adding-not-nullable-field") in found(lint(pending=True))
+        cursor.execute("ALTER TABLE lintapp_book ADD CONSTRAINT code_nn CHECK (code IS NOT NULL)")
+    assert ("0005_validate.py", 17, "adding-not-nullable-field") not in found(lint(pending=True))

@@ -163,3 +163,21 @@ def test_finding_positions_are_one_based_line_and_column() -> None:
         context,
     )
     assert (finding.rule, finding.line, finding.column) == ("ban-drop-column", 3, 3)
+
+
+def test_inline_references_and_unique_on_a_new_column() -> None:
+    assert rules_found("ALTER TABLE t ADD COLUMN a bigint REFERENCES u (id)") == [
+        "adding-foreign-key-constraint"
+    ]
+    assert rules_found("ALTER TABLE t ADD COLUMN b text UNIQUE") == [
+        "disallowed-unique-constraint"
+    ]
+    assert rules_found("CREATE TABLE n (a bigint REFERENCES u (id), b text UNIQUE)") == []
+
+
+def test_suppressing_a_suppression_finding_by_name_is_not_unknown() -> None:
+    from schemaops.lint.engine import apply_suppressions
+    from schemaops.scripts.loader import Suppression
+
+    kept = apply_suppressions([], [Suppression(("unused-suppression",), "x", 1, True)], [], "x")
+    assert [f.message for f in kept] == ["ignore=unused-suppression suppresses nothing."]

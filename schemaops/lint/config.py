@@ -29,7 +29,7 @@ class LintConfigError(SchemaOpsError):
 
 def known_rules() -> list[str]:
     """Every name ``select`` and ``ignore`` accept, sorted."""
-    return sorted([*rules.RULES, rules.MISSING_REASON, rules.UNUSED_SUPPRESSION])
+    return sorted(rules.known_names())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -135,7 +135,7 @@ def apply_suppressions(
                 )
             )
         elif index not in used:
-            unknown = [r for r in suppression.rules if r not in rules.RULES]
+            unknown = [r for r in suppression.rules if r not in rules.known_names()]
             detail = f" (unknown rule: {', '.join(unknown)})" if unknown else ""
             kept.append(
                 Finding(

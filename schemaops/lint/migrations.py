@@ -39,6 +39,7 @@ from schemaops.lint import rules
 from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_statements
+from schemaops.lint.gate import database_context
 from schemaops.scripts.loader import display
 
 MigrationKey = tuple[str, str]
@@ -274,14 +275,20 @@ class MigrationLinter:
         *,
         using: str = DEFAULT_DB_ALIAS,
         pg_version: int | None = None,
+        facts: LintContext | None = None,
     ) -> None:
         self.config = config
         self.using = using
-        self.pg_version = pg_version or config.pg_version or DEFAULT_PG_VERSION
         self.connection = _offline_connection(using)
         self.result = MigrationLintResult()
-        # CHECK (col IS NOT NULL) constraints across migrations, as for scripts.
-        self.facts = LintContext(pg_version=self.pg_version, django=True)
+        # What outlives a migration (validated CHECK (col IS NOT NULL) constraints),
+        # carried across migrations; ``facts`` starts from the database's.
+        if facts is None:
+            facts = LintContext(pg_version=pg_version or config.pg_version or DEFAULT_PG_VERSION)
+        elif pg_version is not None:
+            facts.pg_version = pg_version
+        facts.django = True
+        self.facts = facts
 
     def lint(
         self,
@@ -327,6 +334,12 @@ class MigrationLinter:
     def _operation(
         self, unit: _Unit, operation: Operation, state: ProjectState, path: tuple[int, ...]
     ) -> None:
+        if isinstance(operation, _DDL_ON_A_MODEL) and unit.context.in_transaction:
+            # A later RunSQL backfill in this transaction holds this DDL's lock.
+            name = getattr(operation, "model_name", None) or getattr(operation, "name", "")
+            model = self._model(state, unit.app_label, str(name))
+            if model is not None:
+                unit.context.transaction_ddl_tables.add(self._table(unit.app_label, model))
         for cls in type(operation).__mro__:
             handler = _HANDLERS.get(cls)
             if handler is not None:
@@ -414,7 +427,7 @@ class MigrationLinter:
                     )
                 )
             elif rule not in fired:
-                unknown = "" if rule in rules.RULES else " (unknown rule)"
+                unknown = "" if rule in rules.known_names() else " (unknown rule)"
                 kept.append(
                     Finding(
                         rules.UNUSED_SUPPRESSION,
@@ -464,6 +477,18 @@ class MigrationLinter:
 
 
 # Handlers: one per operation class ---------------------------------------------
+
+_DDL_ON_A_MODEL = (
+    ops.AddField,
+    ops.AlterField,
+    ops.RemoveField,
+    ops.RenameField,
+    ops.AddIndex,
+    ops.RemoveIndex,
+    ops.AddConstraint,
+    ops.RemoveConstraint,
+    ops.AlterUniqueTogether,
+)
 
 _Handler = Callable[[MigrationLinter, _Unit, Any, ProjectState, tuple[int, ...]], None]
 _HANDLERS: dict[type, _Handler] = {}
@@ -806,5 +831,7 @@ def lint_migrations(
     connection = connections[using] if pending else None
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     applied = set(loader.applied_migrations or {}) if pending else None
-    linter = MigrationLinter(config, using=using, pg_version=pg_version)
+    # Pending: the database's validated CHECK (col IS NOT NULL) constraints count too.
+    facts = database_context(using, pg_version) if pending else None
+    linter = MigrationLinter(config, using=using, pg_version=pg_version, facts=facts)
     return linter.lint(loader, app_labels, applied)

@@ -101,6 +101,8 @@ class Column:
     generated_stored: bool = False
     identity: bool = False
     primary_key: bool = False
+    references: bool = False  # an inline REFERENCES (a foreign key)
+    unique: bool = False  # an inline UNIQUE
     offset: int = 0
 
 
@@ -258,6 +260,8 @@ def _column(tokens: list[Token], start: int, end: int) -> Column | None:
         generated_stored=generated_stored,
         identity=identity,
         primary_key=primary_key,
+        references="REFERENCES" in words,
+        unique="UNIQUE" in words,
         offset=tokens[start].offset,
     )
 

@@ -41,6 +41,12 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
+def known_names() -> set[str]:
+    """Every rule name a setting or a suppression may use: the rules and the two
+    findings about suppressions."""
+    return {*RULES, MISSING_REASON, UNUSED_SUPPRESSION}
+
+
 def rule(
     name: str, severity: str, message: str, hint: str, django_hint: str = ""
 ) -> Callable[
@@ -270,6 +276,9 @@ def _adding_foreign_key(
     for action in _altered(statement, context, "add_constraint"):
         if action.constraint == "foreign_key":
             yield action.offset, f"constraint {action.constraint_name or 'foreign key'}"
+    for action in _altered(statement, context, "add_column"):
+        if action.column is not None and action.column.references:
+            yield action.offset, f"column {action.column.name} REFERENCES"
 
 
 @rule(
@@ -289,6 +298,10 @@ def _disallowed_unique_constraint(
     for action in _altered(statement, context, "add_constraint"):
         if action.constraint in ("unique", "primary_key") and not action.using_index:
             yield action.offset, f"constraint {action.constraint_name or action.constraint}"
+    for action in _altered(statement, context, "add_column"):
+        column = action.column
+        if column is not None and column.unique and not column.primary_key:
+            yield action.offset, f"column {column.name} UNIQUE"
 
 
 @rule(
