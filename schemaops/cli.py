@@ -7,6 +7,7 @@ Exit status: 0 without error findings, 1 with, 2 on bad input or usage.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,4 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def main_entry() -> None:
     """The ``schemaops`` console script's entry point."""
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): no traceback, and no second
+        # error when Python flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = 1
+    sys.exit(status)

@@ -18,22 +18,36 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 
+# PostgreSQL's identifier characters: ASCII letters, underscore and every non-ASCII
+# character to start; digits and (outside dollar-quote tags) $ after that. Written
+# as negated ASCII classes: a \u0080-\uffff range costs ~5 ms to compile, and
+# the console script compiles these on every start.
+IDENT_START = r"[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f]"
+TAG_CHAR = r"[^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
+IDENT_CHAR = r"[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
+DOLLAR_QUOTE = r"\$(?:" + IDENT_START + TAG_CHAR + r"*)?\$"
+
 # One alternation, tried at each interesting position. Identifier-ish
 # lookbehinds keep ``foo$bar$`` (an identifier) and ``some_e'x'`` apart from
 # dollar quotes and E'' strings.
-_TOKEN = re.compile(
-    r"""
+_TOKEN_SOURCE = rf"""
       (?P<line_comment>--)
     | (?P<block_comment>/\*)
     | (?P<estring>(?<![\w$])[eE]')
     | (?P<string>')
     | (?P<ident>")
-    | (?P<dollar>(?<![\w$])\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$)
+    | (?P<dollar>(?<![\w$]){DOLLAR_QUOTE})
     | (?P<keyword>(?<![\w$])(?:begin|case|end|atomic)(?![\w$]))
     | (?P<semicolon>;)
-    """,
+"""
+_TOKEN = re.compile(_TOKEN_SOURCE, re.VERBOSE | re.IGNORECASE)
+# Without the word ATOMIC there is no BEGIN ATOMIC body, and the keywords need
+# no tracking: a text without it is scanned a quarter faster with this one.
+_TOKEN_NO_KEYWORDS = re.compile(
+    "\n".join(line for line in _TOKEN_SOURCE.split("\n") if "keyword" not in line),
     re.VERBOSE | re.IGNORECASE,
 )
+_ATOMIC = re.compile("atomic", re.IGNORECASE)
 _LINE_END = re.compile(r"\n")
 _BLOCK_TOKEN = re.compile(r"/\*|\*/")
 _ESTRING_END = re.compile(r"\\.|''|'", re.DOTALL)
@@ -138,8 +152,9 @@ class _Scanner:
         previous_keyword = ""
         previous_keyword_end = 0
         unterminated: str | None = None
+        token = _TOKEN if _ATOMIC.search(text) else _TOKEN_NO_KEYWORDS
         while pos < length:
-            match = _TOKEN.search(text, pos)
+            match = token.search(text, pos)
             if match is None:
                 break
             kind = match.lastgroup

@@ -181,3 +181,40 @@ def test_suppressing_a_suppression_finding_by_name_is_not_unknown() -> None:
 
     kept = apply_suppressions([], [Suppression(("unused-suppression",), "x", 1, True)], [], "x")
     assert [f.message for f in kept] == ["ignore=unused-suppression suppresses nothing."]
+
+
+@pytest.mark.parametrize(
+    "text", ["x -- DROP", "x /* DROP */", "x   ", "x -- a\n  -- b", "x /* a /* DROP */ b */"]
+)
+def test_a_trailing_comment_or_space_is_never_a_token(text: str) -> None:
+    from schemaops.lint.model import tokenize
+
+    assert [t.value for t in tokenize(text)] == ["X"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO t VALUES (1)",
+        "SELECT 1",
+        "BEGIN",
+        "COMMIT",
+        "SET lock_timeout = '1s'",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "DROP FUNCTION f",
+        "",
+    ],
+)
+def test_silent_kinds_are_really_silent(sql: str) -> None:
+    """The engine skips the rules for these kinds; no rule may read them."""
+    from schemaops.lint import rules
+    from schemaops.lint.model import parse
+
+    (statement,) = statements.split(sql) or [statements.Statement("", 0, 0, 1, 1)]
+    modelled = parse(statement)
+    assert modelled.kind in rules.SILENT_KINDS
+    for atomic in (True, False):
+        context = LintContext()
+        context.start_unit(atomic=atomic)
+        for rule in rules.RULES.values():
+            assert list(rule.check(modelled, context)) == [], rule.name

@@ -33,7 +33,15 @@ class Finding:
     hint: str
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "hint": self.hint,
+        }
 
     def __str__(self) -> str:
         return (
@@ -70,6 +78,9 @@ def lint_statements(
     findings = []
     for statement in statements:
         modelled = parse(statement)
+        if modelled.kind in rules.SILENT_KINDS:
+            context.after(modelled)
+            continue
         position = _Positions(statement)
         for rule in rules.RULES.values():
             for offset, detail in rule.check(modelled, context):

@@ -9,33 +9,49 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import NamedTuple
 
-from schemaops.statements import Statement, skip_block_comment, skip_estring, skip_quoted
+from schemaops.statements import (
+    DOLLAR_QUOTE,
+    IDENT_CHAR,
+    IDENT_START,
+    Statement,
+    skip_block_comment,
+    skip_estring,
+)
 
+# Leading whitespace and line comments are consumed with each token (an atomic
+# group: never given back, so no comment's tail can become a token). Closed
+# strings, quoted identifiers and dollar quotes match whole; an unclosed one (or a
+# block comment, which nests) matches only its opening and is finished by hand.
 _TOKEN = re.compile(
-    r"""
-      (?P<space>\s+)
-    | (?P<line_comment>--[^\n]*)
-    | (?P<block_comment>/\*)
-    | (?P<estring>[eE]')
-    | (?P<string>')
-    | (?P<dollar>\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$)
-    | (?P<ident>")
-    | (?P<word>[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)
-    | (?P<number>[0-9]+(?:\.[0-9]+)?)
+    rf"""
+    (?>(?:\s+|--[^\n]*)*)
+    (?:
+      (?P<estring>[eE]')
+    | (?P<word>{IDENT_START}{IDENT_CHAR}*)
     | (?P<punct>::|[(),.;=])
+    | (?P<number>[0-9]+(?:\.[0-9]+)?)
+    | (?P<string>'(?:[^']|'')*')
+    | (?P<ident>"(?:[^"]|"")*")
+    | (?P<dollar>(?P<tag>{DOLLAR_QUOTE}).*?(?P=tag))
+    | (?P<block_comment>/\*)
+    | (?P<open_string>')
+    | (?P<open_ident>")
+    | (?P<open_dollar>{DOLLAR_QUOTE})
     | (?P<other>.)
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A token: ``kind`` is word, ident, string, number, punct or other.
 
     ``value`` is upper case for words (keywords and unquoted names alike),
     unquoted for quoted identifiers; ``name`` is how PostgreSQL folds it.
+    (A tuple: a big script has tens of thousands of tokens.)
     """
 
     kind: str
@@ -47,45 +63,43 @@ class Token:
         return self.value.lower() if self.kind == "word" else self.value
 
 
-def _end_of(kind: str, text: str, match: re.Match[str]) -> int:
-    """Where the construct ``match`` opens ends: strings, quoted identifiers, dollar
-    quotes and (nested) block comments run to the end of the text when unclosed,
-    as in the scanner, so each character is read a bounded number of times."""
-    start, end = match.start(), match.end()
-    if kind == "block_comment":
-        return skip_block_comment(text, start)[0]
-    if kind == "estring":
-        return skip_estring(text, end)[0]
-    if kind in ("string", "ident"):
-        return skip_quoted(text, end, text[start])[0]
-    if kind == "dollar":
-        close = text.find(match.group(), end)
-        return len(text) if close < 0 else close + len(match.group())
-    return end
-
-
 def tokenize(text: str) -> list[Token]:
-    """Return the tokens of ``text``, without whitespace and comments."""
-    tokens = []
+    """Return the tokens of ``text``, without whitespace and comments.
+
+    Strings, quoted identifiers, dollar quotes and (nested) block comments that
+    are not closed run to the end of the text, as in the scanner, so each
+    character is read a bounded number of times.
+    """
+    tokens: list[Token] = []
+    append = tokens.append
     pos = 0
     length = len(text)
     while pos < length:
         match = _TOKEN.match(text, pos)
-        assert match is not None  # "other" matches any character
-        kind = match.lastgroup or "other"
-        end = _end_of(kind, text, match)
-        raw = text[pos:end]
+        if match is None:  # only whitespace and comments were left
+            break
+        kind = match.lastgroup
+        start = match.start(kind) if kind else match.end()
+        end = match.end()
         if kind == "word":
-            tokens.append(Token("word", raw.upper(), pos))
+            append(Token("word", text[start:end].upper(), start))
+        elif kind in ("punct", "number", "other"):
+            append(Token(kind, text[start:end], start))
+        elif kind in ("string", "dollar"):
+            append(Token("string", text[start:end], start))
         elif kind == "ident":
-            closed = len(raw) > 1 and raw.endswith('"')
-            tokens.append(
-                Token("ident", (raw[1:-1] if closed else raw[1:]).replace('""', '"'), pos)
-            )
-        elif kind in ("string", "estring", "dollar"):
-            tokens.append(Token("string", raw, pos))
-        elif kind not in ("space", "line_comment", "block_comment"):
-            tokens.append(Token(kind, raw, pos))
+            append(Token("ident", text[start + 1 : end - 1].replace('""', '"'), start))
+        elif kind == "block_comment":
+            end = skip_block_comment(text, start)[0]
+        elif kind == "estring":
+            end = skip_estring(text, end)[0]
+            append(Token("string", text[start:end], start))
+        elif kind in ("open_string", "open_ident", "open_dollar"):
+            end = length  # unclosed: the rest of the text
+            if kind == "open_ident":
+                append(Token("ident", text[start + 1 : end], start))
+            else:
+                append(Token("string", text[start:end], start))
         pos = end
     return tokens
 
@@ -379,8 +393,20 @@ def _alter_action(tokens: list[Token], start: int, end: int) -> Action:
     return Action(kind="other", offset=offset)
 
 
+# The first words of the statements the rules read; any other statement (INSERT,
+# SELECT, COMMENT, GRANT, DO, ...) is ``other`` without being tokenized.
+_MODELLED = frozenset(
+    {"CREATE", "ALTER", "DROP", "REINDEX", "UPDATE", "DELETE", "TRUNCATE", "BEGIN", "START"}
+    | {"COMMIT", "END", "ROLLBACK", "ABORT", "SET"}
+)
+_FIRST_WORD = re.compile(r"[A-Za-z]+(?![\w$])")
+
+
 def parse(statement: Statement) -> SqlStatement:
     """Model ``statement`` (never raises; unknown statements have kind ``other``)."""
+    first_word = _FIRST_WORD.match(statement.text)
+    if first_word is not None and first_word.group().upper() not in _MODELLED:
+        return SqlStatement(statement, "other")
     tokens = tokenize(statement.text)
     if not tokens:
         return SqlStatement(statement, "empty")

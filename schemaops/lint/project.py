@@ -16,6 +16,7 @@ from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_script
 from schemaops.lint.migrations import lint_migrations
 from schemaops.scripts import loader, plan
+from schemaops.status import registry_installed
 
 __all__ = ["ProjectLintRun", "UsageError", "lint_project", "report"]
 
@@ -96,7 +97,9 @@ def lint_project(
     if pending:
         names = {loc.name for loc in chosen}
         try:
-            statuses = plan.load(using)
+            # Before schemaops's own migration runs, every script is pending.
+            rows = plan.latest_rows(using) if registry_installed(using) else {}
+            statuses = plan.statuses(loader.load_scripts(using), rows)
         except ScriptError as exc:
             statuses, errors = [], [*errors, str(exc)]
         to_lint = [

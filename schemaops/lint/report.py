@@ -43,11 +43,12 @@ def _summary_line(findings: Sequence[Finding], units: int, noun: str) -> str:
 def render(findings: Sequence[Finding], units: int, format: str, noun: str = "files") -> str:
     """``findings`` (sorted by the caller) in ``format``, one of :data:`FORMATS`."""
     if format == "json":
-        document = {
-            "findings": [f.as_dict() for f in findings],
-            "summary": summary(findings, units),
-        }
-        return json.dumps(document, indent=2)
+        # One finding a line, each through the C encoder (indent= would select
+        # the pure-Python one, several times slower on thousands of findings).
+        items = [json.dumps(f.as_dict()) for f in findings]
+        body = "[\n    " + ",\n    ".join(items) + "\n  ]" if items else "[]"
+        totals = json.dumps(summary(findings, units))
+        return '{\n  "findings": ' + body + ',\n  "summary": ' + totals + "\n}"
     if format == "github":
         return "\n".join(_annotation(f) for f in findings)
     if format == "sarif":

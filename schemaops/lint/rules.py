@@ -40,6 +40,12 @@ class Rule:
 
 RULES: dict[str, Rule] = {}
 
+# Statement kinds that no rule reads (each rule's check starts by testing the
+# kind): the engine skips the rules for them, which is most of a big file.
+SILENT_KINDS = frozenset(
+    {"other", "empty", "begin", "commit", "set", "create_other", "drop_other"}
+)
+
 
 def known_names() -> set[str]:
     """Every rule name a setting or a suppression may use: the rules and the two

@@ -21,10 +21,7 @@ import shlex
 from functools import cached_property
 from pathlib import Path
 
-from django.apps import apps
-from django.db import router
-
-from schemaops import conf, statements
+from schemaops import statements
 from schemaops.exceptions import ScriptError
 
 SCRIPTS_FOLDER = "sqlmigrations"
@@ -450,6 +447,13 @@ def locations(using: str | None = None) -> list[Location]:
     Raises:
         ScriptError: a configured folder does not exist, or its name is taken.
     """
+    # Imported here: the console script reads scripts with no Django project, and
+    # importing django.db costs it a third of its start-up.
+    from django.apps import apps
+    from django.db import router
+
+    from schemaops import conf
+
     found: dict[str, Location] = {}
     for app_config in apps.get_app_configs():
         folder = Path(app_config.path) / SCRIPTS_FOLDER
