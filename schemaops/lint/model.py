@@ -175,14 +175,16 @@ def _qualified_name(tokens: list[Token], i: int) -> tuple[str, int]:
 def _skip(tokens: list[Token], i: int, *words: str) -> int:
     """Skip the keyword sequence ``words`` at ``i`` if it is there."""
     end = i + len(words)
-    if end <= len(tokens) and all(
-        tokens[i + k].kind == "word" and tokens[i + k].value == w for k, w in enumerate(words)
-    ):
-        return end
-    return i
+    if end > len(tokens):
+        return i
+    for token, word in zip(tokens[i:end], words, strict=True):
+        if token.value != word or token.kind != "word":
+            return i
+    return end
 
 
 def _is(tokens: list[Token], i: int, *words: str) -> bool:
+    """Whether the keyword sequence ``words`` is at ``i``."""
     return _skip(tokens, i, *words) != i
 
 
