@@ -1,0 +1,58 @@
+"""The schema's health in one word, for deploy probes and the admin status page."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS
+
+from schemaops import status as status_module
+from schemaops.scripts import plan
+
+OK = "ok"
+PENDING = "pending"
+DIRTY = "dirty"
+
+
+@dataclasses.dataclass(frozen=True)
+class Health:
+    """``dirty``: what stops ``migrate`` or needs a person (interrupted, failed,
+    changed, missing, out-of-order or malformed scripts); ``pending``: what the
+    next ``migrate`` would apply, in both tiers."""
+
+    pending: list[str]
+    dirty: list[str]
+
+    @property
+    def status(self) -> str:
+        if self.dirty:
+            return DIRTY
+        return PENDING if self.pending else OK
+
+    def as_dict(self, *, names: bool) -> dict[str, Any]:
+        """The health endpoint's JSON; the names only when ``names`` (staff)."""
+        document: dict[str, Any] = {
+            "status": self.status,
+            "pending": len(self.pending),
+            "dirty": len(self.dirty),
+        }
+        if names:
+            document["pending_names"] = self.pending
+            document["dirty_names"] = self.dirty
+        return document
+
+
+def check(using: str = DEFAULT_DB_ALIAS) -> Health:
+    """Read both tiers of ``using`` (three queries: the registry's table, its newest
+    row per change, ``django_migrations``)."""
+    found = status_module.collect(using)
+    problems = plan.validation_problems(found.scripts)
+    troubled = {problem.status.key for problem in problems}
+    dirty = [f"{problem.status.id}: {problem.kind}" for problem in problems]
+    dirty.extend(f"malformed: {error}" for error in found.script_errors)
+    pending = [f"{m.app}.{m.name}" for m in found.pending_migrations]
+    pending.extend(
+        s.id for s in found.scripts if s.state in plan.RUNNABLE_STATES and s.key not in troubled
+    )
+    return Health(pending=pending, dirty=dirty)

@@ -1,0 +1,88 @@
+"""The health endpoint: counts for anyone, names for staff, 200 only when clean."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from schemaops.models import HistoryEntry, Outcome, Tier
+
+pytestmark = pytest.mark.django_db
+
+URL = "/schemaops/health/"
+
+
+def record(version: str, outcome: str, checksum: str = "x") -> None:
+    now = timezone.now()
+    HistoryEntry.objects.create(
+        tier=Tier.SQL,
+        location="demo",
+        version=version,
+        name="n",
+        checksum=checksum,
+        outcome=outcome,
+        started_at=now,
+        finished_at=now,
+        database="default",
+    )
+
+
+def test_pending_scripts_make_it_503_with_counts_only(client: Client) -> None:
+    # The test database has everything applied; mark one script pending again.
+    call_command(
+        "schemaops", "repair", "demo:0003", "--as", "pending", "--reason", "t", stdout=StringIO()
+    )
+    response = client.get(URL)
+    assert response.status_code == 503
+    assert response.json() == {"status": "pending", "pending": 1, "dirty": 0}
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_ok_when_every_script_is_applied(client: Client) -> None:
+    from schemaops.scripts import loader
+
+    for script in loader.load_scripts("default"):
+        record(script.version, Outcome.APPLIED, script.checksum)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "pending": 0, "dirty": 0}
+
+
+def test_dirty_names_only_for_staff(client: Client) -> None:
+    from schemaops.scripts import loader
+
+    scripts = loader.load_scripts("default")
+    for script in scripts:
+        record(script.version, Outcome.APPLIED, script.checksum)
+    record(scripts[0].version, Outcome.APPLIED, "not-the-file")  # changed since
+    anonymous = client.get(URL)
+    assert anonymous.status_code == 503
+    assert anonymous.json() == {"status": "dirty", "pending": 0, "dirty": 1}
+    staff = User.objects.create_user("ops", password="pw", is_staff=True)
+    client.force_login(staff)
+    named = client.get(URL).json()
+    assert named["dirty_names"] == [f"demo:{scripts[0].version}: changed"]
+    assert named["pending_names"] == []
+
+
+def test_a_few_queries_whatever_the_history(client: Client) -> None:
+    from schemaops.scripts import loader
+
+    for script in loader.load_scripts("default"):
+        for _ in range(50):
+            record(script.version, Outcome.APPLIED, script.checksum)
+    client.get(URL)  # warm
+    with CaptureQueriesContext(connection) as queries:
+        client.get(URL)
+    assert len(queries) <= 4, [q["sql"] for q in queries]
+
+
+def test_only_get(client: Client) -> None:
+    assert client.post(URL).status_code == 405
