@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test install lint docs db-stop clean
 
 demo: $(STAMP)
+	$(BIN)/python manage.py demo_story
 	$(BIN)/python manage.py migrate --verbosity 1
 	$(BIN)/python manage.py schemaops status
 	$(BIN)/python manage.py demo_superuser --username admin --password admin

@@ -37,7 +37,7 @@ def record(version: str, outcome: str, checksum: str = "x") -> None:
 def test_pending_scripts_make_it_503_with_counts_only(client: Client) -> None:
     # The test database has everything applied; mark one script pending again.
     call_command(
-        "schemaops", "repair", "demo:0003", "--as", "pending", "--reason", "t", stdout=StringIO()
+        "schemaops", "repair", "demo:0004", "--as", "pending", "--reason", "t", stdout=StringIO()
     )
     response = client.get(URL)
     assert response.status_code == 503

@@ -18,7 +18,7 @@ from schemaops.models import HistoryEntry
 from schemaops.operations import RunScript
 from tests.conftest import ScriptFolder
 
-DEMO_SCRIPTS = {"0001", "0002", "0003"}
+DEMO_SCRIPTS = {"0001", "0002", "0003", "0004"}
 
 
 @pytest.mark.django_db
