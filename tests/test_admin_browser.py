@@ -142,6 +142,28 @@ def test_log_in_browse_filter_open_a_failure_and_the_status(page: Any, live_serv
     assert "could not create unique index" in page.content()
     shot(page, "3-failed-row")
 
+    # The admin's dark theme: the badge and the highlight follow its variables.
+    def colours() -> tuple[str, str]:
+        return (
+            page.evaluate("getComputedStyle(document.body).backgroundColor"),
+            page.evaluate(
+                "getComputedStyle(document.querySelector('tr.schemaops-failing td'))"
+                ".backgroundColor"
+            ),
+        )
+
+    light = colours()
+    page.emulate_media(color_scheme="dark")
+    page.evaluate("localStorage.setItem('theme', 'dark')")
+    page.reload()
+    page.wait_for_selector("table.schemaops-sql")
+    dark = colours()
+    assert dark[0] != light[0]
+    assert dark[1] != light[1]
+    shot(page, "3-failed-row-dark")
+    page.evaluate("localStorage.setItem('theme', 'auto')")
+    page.emulate_media(color_scheme="light")
+
     page.goto(f"{live_server.url}/admin/schemaops/")
     page.click("#schemaops-status-link a")
     page.wait_for_selector("#schemaops-pending, .schemaops-status")
