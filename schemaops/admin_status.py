@@ -13,7 +13,6 @@ from schemaops.lint import gate
 from schemaops.lint.engine import Finding
 from schemaops.scripts import plan, runner
 from schemaops.scripts.loader import load_scripts
-from schemaops.status import registry_installed
 
 
 @dataclasses.dataclass
@@ -23,7 +22,6 @@ class StatusPage:
     problems: list[plan.Problem]
     findings: list[Finding]
     errors: list[str]
-    registry_installed: bool
 
     @property
     def clean(self) -> bool:
@@ -33,26 +31,14 @@ class StatusPage:
 def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
     """Read both tiers of ``using`` and plan the next run, as ``migrate`` would."""
     errors: list[str] = []
-    installed = registry_installed(using)
     try:
         scripts = load_scripts(using)
     except ScriptError as exc:
         scripts, errors = [], str(exc).splitlines()
-    found = plan.statuses(scripts, plan.latest_rows(using) if installed else {})
+    found = plan.statuses(scripts, plan.latest_rows(using))
     problems = plan.validation_problems(found)
-    troubled = {p.status.key for p in problems}
-    runnable = []
-    for status in found:
-        if status.script is None or status.state not in plan.RUNNABLE_STATES:
-            continue
-        if status.key in troubled:
-            continue
-        try:
-            status.script.parsed  # noqa: B018 - malformed scripts are listed as errors
-        except ScriptError as exc:
-            errors.append(str(exc))
-            continue
-        runnable.append(status.script)
+    runnable, malformed = plan.runnable_scripts(found, frozenset(p.status.key for p in problems))
+    errors.extend(malformed)
     applied = {s.key for s in found if s.is_applied}
     steps: list[runner.Step] = []
     findings: list[Finding] = []
@@ -62,4 +48,4 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
         findings = gate.lint_pending(using, ordered)
     except SchemaOpsError as exc:
         errors.append(str(exc))
-    return StatusPage(using, steps, problems, findings, errors, installed)
+    return StatusPage(using, steps, problems, findings, errors)

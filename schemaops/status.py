@@ -11,6 +11,7 @@ from django.db.migrations.loader import MigrationLoader
 from schemaops.exceptions import DatabaseNotSupported, ScriptError
 from schemaops.models import HistoryEntry
 from schemaops.scripts import loader, plan
+from schemaops.scripts.plan import registry_installed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,13 +113,6 @@ def django_migrations(using: str = DEFAULT_DB_ALIAS) -> list[MigrationState]:
                     shown.add(node)
                     states.append(MigrationState(app, node[1], node in applied))
     return states
-
-
-def registry_installed(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Return whether the registry's table exists on ``using``."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        return HistoryEntry._meta.db_table in connection.introspection.table_names(cursor)
 
 
 def collect(using: str = DEFAULT_DB_ALIAS) -> Status:

@@ -17,18 +17,23 @@ from schemaops.scripts.loader import Script
 _CHECK_NOT_NULL = re.compile(r'^CHECK \(\(?"?(?P<column>[\w$]+)"? IS NOT NULL\)?\)$', re.I)
 
 
+def server_version(using: str = DEFAULT_DB_ALIAS) -> int:
+    """The major version of the PostgreSQL server behind ``using``."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
+        row = cursor.fetchone()
+    return int(row[0]) if row else DEFAULT_PG_VERSION
+
+
 def database_context(using: str = DEFAULT_DB_ALIAS, pg_version: int | None = None) -> LintContext:
     """Return a context with the facts of database ``using``: its PostgreSQL version
     (unless ``pg_version`` is given), and the validated ``CHECK (col IS NOT NULL)``
     constraints it already has. Pending units run in one deploy, so a table one of
     them creates is still new in the next."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if pg_version is None:
-            cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
-            row = cursor.fetchone()
-            pg_version = int(row[0]) if row else DEFAULT_PG_VERSION
-        context = LintContext(pg_version=pg_version, carry_created=True)
+    if pg_version is None:
+        pg_version = server_version(using)
+    context = LintContext(pg_version=pg_version, carry_created=True)
+    with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT c.conrelid::regclass::text, pg_get_constraintdef(c.oid) FROM pg_constraint c"
             " WHERE c.contype = 'c' AND c.convalidated"

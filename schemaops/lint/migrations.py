@@ -217,6 +217,11 @@ def _offline_connection(alias: str) -> BaseDatabaseWrapper:
     return connection
 
 
+def _db_table(app_label: str, model_name_lower: str, db_table: object = None) -> str:
+    """The model's table: ``Meta.db_table``, else Django's ``app_model``."""
+    return str(db_table or f"{app_label}_{model_name_lower}")
+
+
 def _column(name: str, field: Field[Any, Any]) -> str:
     if field.db_column:
         return str(field.db_column)
@@ -462,7 +467,7 @@ class MigrationLinter:
 
     @staticmethod
     def _table(app_label: str, model: ModelState) -> str:
-        return str(model.options.get("db_table") or f"{app_label}_{model.name_lower}")
+        return _db_table(app_label, model.name_lower, model.options.get("db_table"))
 
     def _db_type(self, field: Field[Any, Any]) -> str | None:
         """The column type Django would use, or None when that needs more than the
@@ -509,8 +514,8 @@ def _create_model(
     linter: MigrationLinter, unit: _Unit, op: ops.CreateModel, state: ProjectState, path: Any
 ) -> None:
     unit.created.add(op.name_lower)
-    table = op.options.get("db_table") or f"{unit.app_label}_{op.name_lower}"
-    unit.context.created_tables.add(str(table))
+    table = _db_table(unit.app_label, op.name_lower, op.options.get("db_table"))
+    unit.context.created_tables.add(table)
 
 
 @_handles(ops.DeleteModel)
@@ -532,7 +537,8 @@ def _rename_model(
             unit,
             "renaming-table",
             path,
-            f"{unit.app_label}_{op.old_name_lower} to {unit.app_label}_{op.new_name_lower}",
+            f"{_db_table(unit.app_label, op.old_name_lower)} to "
+            f"{_db_table(unit.app_label, op.new_name_lower)}",
         )
 
 
@@ -543,7 +549,7 @@ def _alter_model_table(
     model = linter._existing(unit, state, op.name)
     if model is not None:
         old = linter._table(unit.app_label, model)
-        new = op.table or f"{unit.app_label}_{op.name_lower}"
+        new = _db_table(unit.app_label, op.name_lower, op.table)
         if old != new:
             linter._find(unit, "renaming-table", path, f"{old} to {new}")
 

@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from django.apps import apps
-from django.db import connections
 
 from schemaops.cli import options_config
 from schemaops.exceptions import SchemaOpsError, ScriptError
@@ -16,7 +15,6 @@ from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_script
 from schemaops.lint.migrations import lint_migrations
 from schemaops.scripts import loader, plan
-from schemaops.status import registry_installed
 
 __all__ = ["ProjectLintRun", "UsageError", "lint_project", "report"]
 
@@ -40,13 +38,6 @@ class ProjectLintRun:
     @property
     def noun(self) -> str:
         return f"files ({self.scripts} scripts, {self.migrations} migrations)"
-
-
-def _server_version(using: str) -> int:
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
-        row = cursor.fetchone()
-    return int(row[0]) if row else DEFAULT_PG_VERSION
 
 
 def _check_labels(labels: Iterable[str], locations: list[loader.Location]) -> None:
@@ -90,31 +81,18 @@ def lint_project(
     chosen = [loc for loc in locations if labels is None or loc.name in labels]
     pg_version = config.pg_version
     if pending and pg_version is None:
-        pg_version = _server_version(using)
+        pg_version = gate.server_version(using)
 
     findings: list[Finding] = []
     scripts = 0
     if pending:
         names = {loc.name for loc in chosen}
         try:
-            # Before schemaops's own migration runs, every script is pending.
-            rows = plan.latest_rows(using) if registry_installed(using) else {}
-            statuses = plan.statuses(loader.load_scripts(using), rows)
+            statuses = plan.load(using)
         except ScriptError as exc:
             statuses, errors = [], [*errors, str(exc)]
-        to_lint = [
-            s.script
-            for s in statuses
-            if s.script is not None and s.state in plan.RUNNABLE_STATES and s.location in names
-        ]
-        good = []
-        for script in to_lint:
-            try:
-                script.parsed  # noqa: B018 - malformed scripts are bad input, reported apart
-            except ScriptError as exc:
-                errors.append(str(exc))
-            else:
-                good.append(script)
+        good, malformed = plan.runnable_scripts(s for s in statuses if s.location in names)
+        errors.extend(malformed)
         with_version = dataclasses.replace(config, pg_version=pg_version)
         findings.extend(gate.lint_pending(using, good, with_version))
         scripts = len(good)

@@ -9,9 +9,9 @@ import heapq
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 
-from schemaops.exceptions import PlanError, ScriptNotFound
+from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.scripts import loader
 from schemaops.scripts.loader import Script
@@ -129,8 +129,19 @@ def _state(entry: Latest | None) -> State:
     return _STATE_OF_OUTCOME.get(Outcome(entry.outcome), State.PENDING)
 
 
+def registry_installed(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Return whether the registry's table exists on ``using``."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        return HistoryEntry._meta.db_table in connection.introspection.table_names(cursor)
+
+
 def latest_rows(using: str = DEFAULT_DB_ALIAS) -> dict[tuple[str, int], Latest]:
-    """Return the newest registry row of every script, keyed by (location, version number)."""
+    """Return the newest registry row of every script, keyed by (location, version
+    number); none before the registry's table exists (schemaops's own migration
+    not run yet: every script is pending)."""
+    if not registry_installed(using):
+        return {}
     return by_script(latest_per_change(using, Tier.SQL))
 
 
@@ -375,6 +386,28 @@ def find(found: Iterable[ScriptStatus], reference: str) -> ScriptStatus:
         f"No script {reference!r}. Locations: {', '.join(known) or 'none'}; "
         "run manage.py schemaops status to list the scripts."
     )
+
+
+def runnable_scripts(
+    found: Iterable[ScriptStatus], exclude: frozenset[tuple[str, int]] = frozenset()
+) -> tuple[list[Script], list[str]]:
+    """The scripts of ``found`` a run would apply (pending, reverted or failed; not
+    those whose key is in ``exclude``), parsed; and what is wrong with each
+    malformed one."""
+    scripts: list[Script] = []
+    errors: list[str] = []
+    for status in found:
+        if status.script is None or status.state not in RUNNABLE_STATES:
+            continue
+        if status.key in exclude:
+            continue
+        try:
+            status.script.parsed  # noqa: B018 - parse now: bad input is reported first
+        except ScriptError as exc:
+            errors.append(str(exc))
+        else:
+            scripts.append(status.script)
+    return scripts, errors
 
 
 def load(using: str = DEFAULT_DB_ALIAS) -> list[ScriptStatus]:

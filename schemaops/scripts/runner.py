@@ -75,14 +75,7 @@ def pending_scripts(
         ScriptNotFound: ``target`` names no script.
     """
     found = plan.load(using)
-    runnable = [s for s in found if s.state in plan.RUNNABLE_STATES and s.script is not None]
-    errors = []
-    for status in runnable:
-        assert status.script is not None
-        try:
-            status.script.parsed  # noqa: B018 - parse now, so bad input stops the run early
-        except ScriptError as exc:
-            errors.append(str(exc))
+    runnable, errors = plan.runnable_scripts(found)
     if errors:
         raise ScriptError("\n".join(errors) + "\nNothing was applied. Fix the files above.")
     problems = plan.problems(found, **(options or Options()).resolved())
@@ -92,7 +85,7 @@ def pending_scripts(
             + f"\n{len(problems)} problem(s): nothing was applied."
         )
     applied = {s.key for s in found if s.is_applied}
-    ordered = plan.order([s.script for s in runnable if s.script is not None], applied)
+    ordered = plan.order(runnable, applied)
     if target is not None:
         wanted = plan.find(found, target)
         if wanted.is_applied:

@@ -12,11 +12,10 @@ from django.db.migrations.migration import Migration
 from django.utils import timezone
 
 from schemaops import conf
-from schemaops import status as status_module
 from schemaops.exceptions import SchemaOpsError, for_display
 from schemaops.models import Direction, Outcome, Tier
 from schemaops.recorder import Recorder
-from schemaops.scripts import runner
+from schemaops.scripts import plan, runner
 from schemaops.scripts.lock import RunnerLock
 
 
@@ -139,7 +138,7 @@ class Command(django_migrate.Command):
         if not self._buffer:
             return
         try:
-            if not status_module.registry_installed(self._using):
+            if not plan.registry_installed(self._using):
                 return
             while self._buffer:
                 self._recorder.record(**self._buffer[0])
