@@ -48,7 +48,7 @@ def test_console_script_runs_without_django_settings(tmp_path: Path) -> None:
         "blocks writes to the table while it builds. (on table t)"
     )
     assert completed.stdout.splitlines()[1].startswith("    hint: CREATE INDEX CONCURRENTLY")
-    assert completed.stdout.splitlines()[-1] == "1 error(s), 0 warning(s) in 1 files."
+    assert completed.stdout.splitlines()[-1] == "1 error, 0 warnings in 1 file."
 
 
 def test_python_dash_m_is_the_same_command(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_python_dash_m_is_the_same_command(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "No findings in 1 files."
+    assert completed.stdout.strip() == "No findings in 1 file."
 
 
 def test_a_folder_is_one_sequence_in_version_order(tmp_path: Path) -> None:

@@ -219,7 +219,7 @@ def test_manage_py_lint_text_and_exit_codes(case) -> None:
     case("squashed")
     out = StringIO()
     call_command("schemaops", "lint", "lintapp", stdout=out)
-    assert "No findings in 1 files (0 scripts, 1 migrations)." in out.getvalue()
+    assert "No findings in 1 file (0 scripts, 1 migration)." in out.getvalue()
     with pytest.raises(CommandError) as error:
         call_command("schemaops", "lint", "no_such_app", stdout=StringIO())
     assert error.value.returncode == 2
@@ -286,4 +286,4 @@ def test_pending_before_the_registry_exists_counts_every_script_pending(case) ->
     out = StringIO()
     call_command("schemaops", "lint", "--pending", stdout=out)
     # The demo's four scripts are all pending; of Django's, only lintapp's one.
-    assert out.getvalue().endswith("No findings in 5 files (4 scripts, 1 migrations).\n")
+    assert out.getvalue().endswith("No findings in 5 files (4 scripts, 1 migration).\n")

@@ -36,8 +36,11 @@ class ProjectLintRun:
         return self.scripts + self.migrations
 
     @property
-    def noun(self) -> str:
-        return f"files ({self.scripts} scripts, {self.migrations} migrations)"
+    def detail(self) -> str:
+        return (
+            f"{report.plural(self.scripts, 'script')}, "
+            f"{report.plural(self.migrations, 'migration')}"
+        )
 
 
 def _check_labels(labels: Iterable[str], locations: list[loader.Location]) -> None:

@@ -32,15 +32,21 @@ def summary(findings: Sequence[Finding], units: int) -> dict[str, Any]:
     }
 
 
-def _summary_line(findings: Sequence[Finding], units: int, noun: str) -> str:
+def plural(count: int, word: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _summary_line(findings: Sequence[Finding], units: int, detail: str) -> str:
     counts = summary(findings, units)
-    read = f"{units} {noun}"
+    read = plural(units, "file") + (f" ({detail})" if detail else "")
     if not findings:
         return f"No findings in {read}."
-    return f"{counts['errors']} error(s), {counts['warnings']} warning(s) in {read}."
+    errors, warnings = plural(counts["errors"], "error"), plural(counts["warnings"], "warning")
+    return f"{errors}, {warnings} in {read}."
 
 
-def render(findings: Sequence[Finding], units: int, format: str, noun: str = "files") -> str:
+def render(findings: Sequence[Finding], units: int, format: str, detail: str = "") -> str:
     """``findings`` (sorted by the caller) in ``format``, one of :data:`FORMATS`."""
     if format == "json":
         # One finding a line, each through the C encoder (indent= would select
@@ -53,7 +59,7 @@ def render(findings: Sequence[Finding], units: int, format: str, noun: str = "fi
         return "\n".join(_annotation(f) for f in findings)
     if format == "sarif":
         return json.dumps(sarif(findings), indent=2)
-    return "\n".join([*(str(f) for f in findings), _summary_line(findings, units, noun)])
+    return "\n".join([*(str(f) for f in findings), _summary_line(findings, units, detail)])
 
 
 def _escape_data(text: str) -> str:

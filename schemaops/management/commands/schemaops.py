@@ -266,7 +266,7 @@ class Command(BaseCommand):
         except lint_module.UsageError as exc:
             raise CommandError(for_display(str(exc)), returncode=2) from exc
         self.stdout.write(
-            lint_module.report.render(run.findings, run.units, format, noun=run.noun)
+            lint_module.report.render(run.findings, run.units, format, detail=run.detail)
         )
         if verbosity >= 2:
             for skipped in run.not_rendered:
