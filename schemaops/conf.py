@@ -43,6 +43,12 @@ def lock_timeout() -> str:
     return str(_get("LOCK_TIMEOUT", "2s"))
 
 
+def concurrent_lock_timeout() -> str:
+    """``CONCURRENT_LOCK_TIMEOUT``: ``lock_timeout`` for ``CONCURRENTLY`` statements, which
+    wait for older transactions without blocking reads or writes. Default: ``"10min"``."""
+    return str(_get("CONCURRENT_LOCK_TIMEOUT", "10min"))
+
+
 def statement_timeout() -> str:
     """``STATEMENT_TIMEOUT``: ``statement_timeout`` for each script statement.
     Default: ``"0"`` (no limit; concurrent index builds on big tables take long)."""

@@ -219,6 +219,41 @@ class _Scanner:
         return Statement(body, first, first + len(body), line, column, unterminated)
 
 
+_LITERAL = re.compile(
+    rf"""(?P<line_comment>--)|(?P<block_comment>/\*)|(?P<estring>(?<![\w$])[eE]')
+    |(?P<string>')|(?P<ident>")|(?P<dollar>(?<![\w$]){DOLLAR_QUOTE})""",
+    re.VERBOSE,
+)
+
+
+def without_literals(text: str) -> str:
+    """Return ``text`` with every comment, string, quoted identifier and dollar-quoted
+    body blanked out (same length, so offsets still match): what is left is code."""
+    parts: list[str] = []
+    pos = 0
+    while (match := _LITERAL.search(text, pos)) is not None:
+        kind = match.lastgroup
+        start = match.start()
+        end = match.end()
+        if kind == "line_comment":
+            newline = text.find("\n", end)
+            end = len(text) if newline < 0 else newline
+        elif kind == "block_comment":
+            end = skip_block_comment(text, start)[0]
+        elif kind == "string" or kind == "ident":
+            end = skip_quoted(text, end, match.group())[0]
+        elif kind == "estring":
+            end = skip_estring(text, end)[0]
+        else:
+            close = text.find(match.group(), end)
+            end = len(text) if close < 0 else close + len(match.group())
+        parts.append(text[pos:start])
+        parts.append(" " * (end - start))
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
 def split(text: str) -> list[Statement]:
     """Split ``text`` into its statements, in order; empty statements are dropped.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import time
@@ -16,18 +17,29 @@ from schemaops import conf
 from schemaops.exceptions import ScriptError, ScriptFailed
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
-from schemaops.scripts.loader import Script, Section
+from schemaops.scripts.loader import Batch, Script, Section, bind_batch
+from schemaops.scripts.progress import IndexBuildProgress
 from schemaops.statements import Statement
 
 LOCK_NOT_AVAILABLE = "55P03"
 RETRY_BASE_DELAY = 0.25
 RETRY_MAX_DELAY = 10.0
+# How often a batched statement reports the rows done so far.
+BATCH_REPORT_SECONDS = 2.0
 
 _CONCURRENT_INDEX = re.compile(
     r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
     r"(?P<name>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)\s+ON\b",
     re.IGNORECASE,
 )
+# Statements that wait for older transactions without blocking reads or writes.
+_CONCURRENTLY = re.compile(
+    r"^(?:(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY\b"
+    r"|REINDEX\b.*?\bCONCURRENTLY\b|ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b)",
+    re.IGNORECASE | re.DOTALL,
+)
+# Those pg_stat_progress_create_index reports on.
+_REPORTS_INDEX_PROGRESS = re.compile(r"^(?:CREATE\s+(?:UNIQUE\s+)?INDEX|REINDEX)\b", re.IGNORECASE)
 # The relation a statement locks first, for "waited for a lock on ..." messages.
 _TARGET = re.compile(
     r"^(?:ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?|LOCK(?:\s+TABLE)?(?:\s+ONLY)?"
@@ -39,6 +51,19 @@ _TARGET = re.compile(
 )
 
 Progress = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One non-atomic run of a script's section: what its statements share."""
+
+    script: Script
+    section: Section
+    direction: str
+    started_at: object
+    start: float
+    lock_timeout: str
+    retries: int
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -114,6 +139,7 @@ class ScriptExecutor:
         return self._run(script, down, Direction.DOWN, Outcome.REVERTED)
 
     def _settings(self, script: Script) -> tuple[str, str, int]:
+        """Return the script's lock_timeout, statement_timeout and retries."""
         directives = script.parsed.directives
         return (
             directives.lock_timeout or conf.lock_timeout(),
@@ -366,25 +392,180 @@ class ScriptExecutor:
         started_at = timezone.now()
         start = time.monotonic()
         self._record(script, section, direction, Outcome.STARTED, started_at, None)
+        run = _Run(script, section, direction, started_at, start, lock_timeout, retries)
         with self._timeouts(lock_timeout, statement_timeout, local=False):
-            for statement in section.statements:
-                self._run_statement(
-                    script, section, direction, statement, started_at, start, lock_timeout, retries
-                )
+            for index, statement in enumerate(section.statements):
+                batch = section.batches.get(index)
+                if batch is not None:
+                    self._run_batched(run, statement, batch)
+                elif _CONCURRENTLY.match(statement.text):
+                    self._run_concurrently(run, statement)
+                else:
+                    self._run_statement(run, statement, statement.text)
         duration_ms = int((time.monotonic() - start) * 1000)
         return self._record(script, section, direction, outcome, started_at, duration_ms)
 
+    @contextmanager
+    def _session_lock_timeout(self, value: str) -> Iterator[None]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, false)",
+                [value],
+            )
+            row = cursor.fetchone()
+        assert row is not None
+        try:
+            yield
+        finally:
+            if self.connection.connection is not None and self._usable():
+                with self.connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('lock_timeout', %s, false)", [row[0]])
+
+    def _run_concurrently(self, run: _Run, statement: Statement) -> None:
+        """Run a ``CONCURRENTLY`` statement with its own, longer lock budget, reporting
+        an index build's progress while it runs.
+
+        Such a statement waits for every transaction older than it (old
+        snapshots, lockers) without blocking reads or writes, so it gets
+        ``CONCURRENT_LOCK_TIMEOUT`` instead of the short ``lock_timeout``.
+        """
+        budget = run.script.parsed.directives.concurrent_lock_timeout or (
+            conf.concurrent_lock_timeout()
+        )
+        concurrent = dataclasses.replace(run, lock_timeout=budget)
+        builds_index = _REPORTS_INDEX_PROGRESS.match(statement.text) is not None
+        with self._session_lock_timeout(budget):
+            if not builds_index:
+                self._run_statement(concurrent, statement, statement.text)
+                return
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                row = cursor.fetchone()
+            assert row is not None
+            label = f"{run.script.id}: line {statement.line}"
+            with IndexBuildProgress(self.using, int(row[0]), label, self.progress):
+                self._run_statement(concurrent, statement, statement.text)
+
+    def _batch_key(self, run: _Run, statement: Statement, batch: Batch) -> tuple[str, str]:
+        """Return the batched table (as PostgreSQL quotes it) and its integer key column."""
+        where = f"{run.section.path}:{batch.line}"
+        key = batch.key
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)::oid, to_regclass(%s)::text", [batch.table] * 2)
+            row = cursor.fetchone()
+            if row is None or row[0] is None:
+                raise ScriptError(
+                    f"{where}: batch table {batch.table!r} does not exist. Name the table whose "
+                    "keys the statement walks: -- schemaops: batch table=... key=..."
+                )
+            oid, table = row
+            if key is None:
+                cursor.execute(
+                    "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+                    " ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)"
+                    " WHERE i.indrelid = %s AND i.indisprimary",
+                    [oid],
+                )
+                columns = [name for (name,) in cursor.fetchall()]
+                if len(columns) != 1:
+                    raise ScriptError(
+                        f"{where}: {table} has no single-column primary key to walk. Name an "
+                        "indexed integer column: -- schemaops: batch key=..."
+                    )
+                key = columns[0]
+            elif key.startswith('"') and key.endswith('"'):
+                key = key[1:-1].replace('""', '"')
+            else:
+                key = key.lower()
+            cursor.execute(
+                "SELECT quote_ident(attname), format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s AND attname = %s AND attnum > 0 AND NOT attisdropped",
+                [oid, key],
+            )
+            column = cursor.fetchone()
+        if column is None:
+            raise ScriptError(f"{where}: {table} has no column {key!r} to batch by (key=).")
+        if column[1] not in ("smallint", "integer", "bigint"):
+            raise ScriptError(
+                f"{where}: batch key {table}.{column[0]} is {column[1]}; batches walk an "
+                "integer key. Name an integer column with key=..."
+            )
+        return str(table), str(column[0])
+
+    def _key_bounds(self, table: str, key: str) -> tuple[int | None, int | None]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"SELECT min({key}), max({key}) FROM {table}")
+            row = cursor.fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    def _run_batched(self, run: _Run, statement: Statement, batch: Batch) -> None:
+        """Run ``statement`` once per range of ``batch.size`` keys, each range committed
+        on its own (autocommit), reporting rows done; ranges beyond the largest key
+        found at the start are walked too if rows arrived meanwhile."""
+        table, key = self._batch_key(run, statement, batch)
+        low, high = self._key_bounds(table, key)
+        label = f"{run.script.id}: line {statement.line}"
+        if low is None or high is None:
+            self.progress(f"  {label}: batch: {table} is empty, nothing to do")
+            return
+        first = low
+        rows = batches = 0
+        last_report = time.monotonic()
+        while True:
+            start = low
+            while start <= high:
+                end = start + batch.size
+                kept = (
+                    f" The {batches} batches before it (keys {first}..{start - 1}) stayed "
+                    "committed; write the statement so that running it again is harmless "
+                    "(e.g. WHERE plan IS NULL)."
+                    if batches
+                    else ""
+                )
+                rows += self._run_statement(
+                    run,
+                    statement,
+                    bind_batch(statement.text, start, end),
+                    f" (batch of keys {start}..{end - 1})",
+                    kept,
+                )
+                batches += 1
+                start = end
+                now = time.monotonic()
+                if now - last_report >= BATCH_REPORT_SECONDS:
+                    percent = min(100, (start - first) * 100 // max(1, high - first + 1))
+                    self.progress(
+                        f"  {label}: batch {batches}: {rows:,} rows done, keys up to "
+                        f"{start - 1:,} of {high:,} ({percent}%)"
+                    )
+                    last_report = now
+                if batch.pause:
+                    time.sleep(batch.pause)
+            low = start
+            newest = self._key_bounds(table, key)[1]
+            if newest is None or newest < low:
+                break
+            high = newest
+        self.progress(
+            f"  {label}: {rows:,} rows done in {batches} batches of {batch.size:,} keys "
+            f"({table}.{key} {first:,}..{high:,})"
+        )
+
     def _run_statement(
         self,
-        script: Script,
-        section: Section,
-        direction: str,
+        run: _Run,
         statement: Statement,
-        started_at: object,
-        start: float,
-        lock_timeout: str,
-        retries: int,
-    ) -> None:
+        sql: str,
+        where: str = "",
+        kept: str = "",
+    ) -> int:
+        """Run one statement in autocommit, retrying lock timeouts; return its row count.
+
+        A concurrent index build that fails leaves an INVALID index: it is
+        dropped before each attempt and after a failure, or named in the error.
+        """
+        script, section = run.script, run.section
         index = _CONCURRENT_INDEX.match(statement.text)
         attempt = 0
         while True:
@@ -396,8 +577,8 @@ class ScriptExecutor:
                 )
             try:
                 with self.connection.cursor() as cursor:
-                    cursor.execute(statement.text)
-                return
+                    cursor.execute(sql)
+                    return max(int(cursor.rowcount), 0)
             except DatabaseError as exc:
                 failure = original_error(exc)
             usable = self._usable()
@@ -414,24 +595,30 @@ class ScriptExecutor:
                     )
             if usable and sqlstate(failure) == LOCK_NOT_AVAILABLE:
                 waited = self._describe_lock_wait(statement)
-                if attempt < retries:
+                if attempt < run.retries:
                     attempt += 1
                     self._pause_before_retry(
-                        script, statement, lock_timeout, waited, attempt, retries, ""
+                        script, statement, run.lock_timeout, waited, attempt, run.retries, ""
                     )
                     continue
                 message = (
-                    f"{script.id} failed at {section.path}:{statement.line}: could not get "
-                    f"{waited} within lock_timeout={lock_timeout}, after {retries} retries."
+                    f"{script.id} failed at {section.path}:{statement.line}{where}: could not "
+                    f"get {waited} within lock_timeout={run.lock_timeout}, after {run.retries} "
+                    "retries."
                 )
             else:
-                message = self._failure_message(script, section, statement, failure) + "."
+                message = self._failure_message(script, section, statement, failure)
+                if where:
+                    message = message.replace(
+                        f":{statement.line}: ", f":{statement.line}{where}: ", 1
+                    )
+                message += "."
             if not usable or self._lost(failure):
                 message += " The connection to the database was lost."
             message += " The statements before this one stayed applied (non-atomic script)."
-            message += leftover
-            duration_ms = int((time.monotonic() - start) * 1000)
+            message += kept + leftover
+            duration_ms = int((time.monotonic() - run.start) * 1000)
             note = self._record_failure(
-                script, section, direction, started_at, duration_ms, statement, message
+                script, section, run.direction, run.started_at, duration_ms, statement, message
             )
             raise ScriptFailed(message + note) from failure

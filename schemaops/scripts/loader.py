@@ -61,11 +61,25 @@ KNOWN_DIRECTIVES = (
     "atomic",
     "depends",
     "lock_timeout",
+    "concurrent_lock_timeout",
     "statement_timeout",
     "retries",
     "ignore",
     "reason",
 )
+# ``-- schemaops: batch size=... key=... table=... pause=...`` above one statement.
+BATCH_OPTIONS = ("size", "key", "table", "pause")
+BATCH_DEFAULT_SIZE = 10000
+BATCH_PLACEHOLDERS = (":batch_start", ":batch_end")
+_BATCH_DIRECTIVE = re.compile(r"^\s*--\s*schemaops:\s*batch(?:\s+(?P<options>.*))?$")
+_BATCH_TARGET = re.compile(
+    r"^(?:UPDATE(?:\s+ONLY)?|DELETE\s+FROM(?:\s+ONLY)?)\s+"
+    r"(?P<name>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"(?<!:):batch_(?:start|end)\b")
+_DURATION_PARTS = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +105,24 @@ class Suppression:
 
 
 @dataclasses.dataclass(frozen=True)
+class Batch:
+    """``-- schemaops: batch ...``: run the statement below once per key range, each
+    range committed on its own.
+
+    The statement limits itself with ``:batch_start`` (inclusive) and
+    ``:batch_end`` (exclusive); the runner walks ``table``'s integer ``key``
+    from its smallest to its largest value, ``size`` keys at a time, pausing
+    ``pause`` seconds between ranges. ``key`` ``None`` means the table's primary key.
+    """
+
+    line: int
+    table: str
+    size: int = BATCH_DEFAULT_SIZE
+    key: str | None = None
+    pause: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Section:
     """The statements of one direction of a script, with lines of the file they came from."""
 
@@ -99,6 +131,8 @@ class Section:
     statements: tuple[statements.Statement, ...]
     atomic: bool
     non_transactional: str | None = None  # why it cannot be atomic, e.g. "line 4: VACUUM"
+    # Batched statements: index into ``statements`` -> how to batch it.
+    batches: dict[int, Batch] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +144,7 @@ class Directives:
     lock_timeout: str | None = None
     statement_timeout: str | None = None
     retries: int | None = None
+    concurrent_lock_timeout: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +243,13 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _parse_directive(path: Path, line: int, body: str) -> dict[str, str]:
+def _parse_directive(
+    path: Path,
+    line: int,
+    body: str,
+    known: tuple[str, ...] = KNOWN_DIRECTIVES,
+    what: str = "directive",
+) -> dict[str, str]:
     try:
         tokens = shlex.split(body, comments=False, posix=True)
     except ValueError as exc:
@@ -221,9 +262,10 @@ def _parse_directive(path: Path, line: int, body: str) -> dict[str, str]:
                 f"{path}:{line}: {token!r} is not key=value. Write directives as "
                 '-- schemaops: key=value key2="two words".'
             )
-        if key not in KNOWN_DIRECTIVES:
+        if key not in known:
+            also = " (and batch, on the line above a statement)" if what == "directive" else ""
             raise ScriptError(
-                f"{path}:{line}: unknown directive {key!r}. Known: {', '.join(KNOWN_DIRECTIVES)}."
+                f"{path}:{line}: unknown {what} {key!r}. Known: {', '.join(known)}{also}."
             )
         values[key] = value
     return values
@@ -241,7 +283,7 @@ def _boolean(path: Path, line: int, key: str, value: str) -> bool:
 def _header_directives(path: Path, found: list[tuple[int, dict[str, str]]]) -> Directives:
     atomic: bool | None = None
     depends: list[str] = []
-    lock_timeout = statement_timeout = None
+    lock_timeout = statement_timeout = concurrent_lock_timeout = None
     retries: int | None = None
     for line, values in found:
         for key, value in values.items():
@@ -258,7 +300,7 @@ def _header_directives(path: Path, found: list[tuple[int, dict[str, str]]]) -> D
                             "app_label.migration_name nor location:version."
                         )
                     depends.append(dependency)
-            elif key in ("lock_timeout", "statement_timeout"):
+            elif key in ("lock_timeout", "statement_timeout", "concurrent_lock_timeout"):
                 if not _DURATION.match(value):
                     raise ScriptError(
                         f"{path}:{line}: {key}={value!r} is not a duration; write e.g. 500ms, "
@@ -266,13 +308,17 @@ def _header_directives(path: Path, found: list[tuple[int, dict[str, str]]]) -> D
                     )
                 if key == "lock_timeout":
                     lock_timeout = value
+                elif key == "concurrent_lock_timeout":
+                    concurrent_lock_timeout = value
                 else:
                     statement_timeout = value
             elif key == "retries":
                 if not value.isdigit():
                     raise ScriptError(f"{path}:{line}: retries={value!r} must be a whole number.")
                 retries = int(value)
-    return Directives(atomic, tuple(depends), lock_timeout, statement_timeout, retries)
+    return Directives(
+        atomic, tuple(depends), lock_timeout, statement_timeout, retries, concurrent_lock_timeout
+    )
 
 
 def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Section:
@@ -299,14 +345,18 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
                 f"{direction} section. schemaops runs an atomic script in one transaction "
                 "itself: remove the transaction control, or split the script in two."
             )
+    batches = _batches(path, text, shifted)
     non_transactional = None
+    if batches:
+        first = min(batches)
+        non_transactional = f"line {shifted[first].line}: a batched statement"
     for statement in shifted:
+        if non_transactional:
+            break
         for pattern, label in _NON_TRANSACTIONAL:
             if pattern.match(statement.text):
                 non_transactional = f"line {statement.line}: {label}"
                 break
-        if non_transactional:
-            break
     if atomic and non_transactional:
         raise ScriptError(
             f"{path}: atomic=true, but {non_transactional} cannot run in a transaction. "
@@ -319,7 +369,83 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
         statements=shifted,
         atomic=not non_transactional if atomic is None else atomic,
         non_transactional=non_transactional,
+        batches=batches,
     )
+
+
+def seconds(value: str) -> float:
+    """Return a duration such as ``500ms``, ``2s`` or ``1min`` in seconds (bare numbers
+    are milliseconds, as PostgreSQL reads ``lock_timeout``)."""
+    match = _DURATION_PARTS.match(value.strip())
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration")
+    return float(match.group("number")) * _SECONDS[match.group("unit") or "ms"]
+
+
+def _batch(path: Path, line: int, options: str, statement: statements.Statement) -> Batch:
+    """Read the options of a batch directive at ``line`` for ``statement``."""
+    values = _parse_directive(path, line, options, BATCH_OPTIONS, "batch option")
+    size = values.get("size", str(BATCH_DEFAULT_SIZE))
+    if not size.isdigit() or int(size) < 1:
+        raise ScriptError(f"{path}:{line}: batch size={size!r} must be a whole number above 0.")
+    pause = values.get("pause", "0")
+    if not _DURATION.match(pause):
+        raise ScriptError(
+            f"{path}:{line}: batch pause={pause!r} is not a duration; write e.g. 100ms or 1s."
+        )
+    code = statements.without_literals(statement.text)
+    found = set(_PLACEHOLDER.findall(code))
+    missing = [name for name in BATCH_PLACEHOLDERS if name not in found]
+    if missing:
+        raise ScriptError(
+            f"{path}:{statement.line}: the batched statement does not use "
+            f"{' and '.join(missing)}. Limit it to one range of keys, e.g. ... WHERE plan "
+            "IS NULL AND id >= :batch_start AND id < :batch_end;"
+        )
+    table = values.get("table")
+    if table is None:
+        target = _BATCH_TARGET.match(statement.text)
+        if target is None:
+            raise ScriptError(
+                f"{path}:{line}: cannot tell which table's keys to walk for the statement at "
+                f"line {statement.line}. Name it: -- schemaops: batch table=accounts key=id"
+            )
+        table = target.group("name")
+    return Batch(line, table, int(size), values.get("key"), seconds(pause))
+
+
+def bind_batch(text: str, start: int, end: int) -> str:
+    """Return a batched statement's text with ``:batch_start`` and ``:batch_end`` (outside
+    strings and comments) replaced by the range's bounds."""
+    code = statements.without_literals(text)
+    values = {":batch_start": str(start), ":batch_end": str(end)}
+    parts: list[str] = []
+    pos = 0
+    for match in _PLACEHOLDER.finditer(code):
+        parts.append(text[pos : match.start()])
+        parts.append(values[match.group()])
+        pos = match.end()
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _batches(path: Path, text: str, found: tuple[statements.Statement, ...]) -> dict[int, Batch]:
+    """Find the batch directives of a section's text and the statement each stands above."""
+    batches: dict[int, Batch] = {}
+    if "batch" not in text:
+        return batches
+    for number, line in enumerate(text.split("\n"), start=1):
+        match = _BATCH_DIRECTIVE.match(line)
+        if match is None:
+            continue
+        index = next((i for i, s in enumerate(found) if s.line > number), None)
+        if index is None or (index > 0 and found[index - 1].last_line >= number):
+            raise ScriptError(
+                f"{path}:{number}: a batch directive must stand on its own line above the "
+                "statement it batches."
+            )
+        batches[index] = _batch(path, number, match.group("options") or "", found[index])
+    return batches
 
 
 def _scan_directives(
@@ -329,7 +455,7 @@ def _scan_directives(
     suppressions: list[Suppression] = []
     for number, line in enumerate(lines, start=1):
         match = _DIRECTIVE.match(line)
-        if not match:
+        if not match or _BATCH_DIRECTIVE.match(line):
             continue
         values = _parse_directive(path, number, match.group("body"))
         in_header = number < first_statement_line
