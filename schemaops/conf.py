@@ -39,8 +39,9 @@ def migrate_runs_scripts() -> bool:
 
 
 def lock_timeout() -> str:
-    """``LOCK_TIMEOUT``: ``lock_timeout`` for each script statement. Default: ``"2s"``."""
-    return str(_get("LOCK_TIMEOUT", "2s"))
+    """``LOCK_TIMEOUT``: ``lock_timeout`` for each script statement. Default: ``"1s"``, the
+    longest a statement of ours may hold up the queries queued behind its lock request."""
+    return str(_get("LOCK_TIMEOUT", "1s"))
 
 
 def concurrent_lock_timeout() -> str:
@@ -56,8 +57,10 @@ def statement_timeout() -> str:
 
 
 def retries() -> int:
-    """``RETRIES``: how often a statement that hit ``lock_timeout`` is retried. Default: 5."""
-    return int(_get("RETRIES", 5))
+    """``RETRIES``: how often a statement that hit ``lock_timeout`` (or that would have
+    queued behind a long transaction) is retried, with backoff. Default: 10 (about a
+    minute of backoff in all)."""
+    return int(_get("RETRIES", 10))
 
 
 def lock_wait() -> float:

@@ -55,18 +55,21 @@ def test_backoff_grows_exponentially_with_jitter_up_to_its_cap() -> None:
 
 
 def test_retries_report_growing_delays(scripts: ScriptFolder) -> None:
-    scripts.write("0001_table.sql", "CREATE TABLE queued (id int);")
+    scripts.write(
+        "0001_table.sql", "CREATE TABLE queued (id int, note text); INSERT INTO queued VALUES (1);"
+    )
     scripts.run("migrate")
     scripts.write(
-        "0002_alter.sql",
+        "0002_update.sql",
         """
         -- schemaops: lock_timeout=50ms retries=30
-        ALTER TABLE queued ADD COLUMN note text;
+        UPDATE queued SET note = 'x' WHERE id = 1;
         """,
     )
+    # A row lock: the UPDATE queues for it, times out, backs off, again.
     conn = psycopg.connect(**runner_params())  # type: ignore[arg-type]
-    conn.execute("LOCK TABLE queued IN ACCESS SHARE MODE")
-    thread = threading.Thread(target=lambda: (time.sleep(2.5), conn.rollback()))
+    conn.execute("SELECT 1 FROM queued WHERE id = 1 FOR UPDATE")
+    thread = threading.Thread(target=lambda: (time.sleep(4.0), conn.rollback()))
     thread.start()
     try:
         output = scripts.run("migrate")
@@ -74,10 +77,10 @@ def test_retries_report_growing_delays(scripts: ScriptFolder) -> None:
         thread.join()
         conn.close()
     delays = [float(d) for d in re.findall(r"retry \d+/30 in ([0-9.]+)s", output)]
-    assert len(delays) >= 3, output
+    assert len(delays) >= 4, output
     # Exponential: each delay's base doubles, so the fourth exceeds the first even
     # at the extremes of the jitter (0.5 x 2.0 > 1.5 x 0.25).
-    assert delays[3 if len(delays) > 3 else -1] > delays[0]
+    assert delays[3] > delays[0]
     assert outcomes("0002") == ["applied"]
 
 

@@ -135,35 +135,40 @@ def test_lock_timeout_rolls_back_retries_and_succeeds_once_the_lock_is_free(
     scripts.write(
         "0002_alter.sql",
         """
-        -- schemaops: lock_timeout=100ms retries=20
+        -- schemaops: lock_timeout=1s retries=20
         CREATE TABLE busy_audit (id int);
         ALTER TABLE busy ADD COLUMN note text;
         """,
     )
-    conn, thread = hold_lock("busy", release_after=1.5)
+    # Younger than lock_timeout at the first attempt, so the runner queues for
+    # the lock and times out; older at the next, so it backs off unqueued.
+    conn, thread = hold_lock("busy", release_after=1.8)
     try:
         output = scripts.run("migrate")
     finally:
         assert thread is not None
         thread.join()
         conn.close()
-    assert "ops:0002: line 3 waited 100ms for a lock on relation busy" in output
+    assert "ops:0002: line 3 waited 1s for a lock on relation busy" in output
     assert "rolled back, retry 1/20" in output
     assert outcomes("0002") == ["applied"]
 
 
 def test_lock_timeout_fails_after_its_retries_naming_the_relation(scripts: ScriptFolder) -> None:
-    scripts.write("0001_table.sql", "CREATE TABLE locked (id int);")
+    scripts.write(
+        "0001_table.sql", "CREATE TABLE locked (id int, note text); INSERT INTO locked VALUES (1);"
+    )
     scripts.run("migrate")
     path = scripts.write(
-        "0002_alter.sql",
+        "0002_update.sql",
         """
         -- schemaops: lock_timeout=50ms retries=2
         CREATE TABLE locked_side (id int);
-        ALTER TABLE locked ADD COLUMN note text;
+        UPDATE locked SET note = 'x' WHERE id = 1;
         """,
     )
-    conn, _ = hold_lock("locked", release_after=None)
+    conn = psycopg.connect(**runner_params())  # type: ignore[arg-type]
+    conn.execute("SELECT 1 FROM locked WHERE id = 1 FOR UPDATE")
     try:
         with pytest.raises(CommandError) as error:
             scripts.run("migrate")
@@ -171,12 +176,82 @@ def test_lock_timeout_fails_after_its_retries_naming_the_relation(scripts: Scrip
         conn.close()
     message = str(error.value)
     assert f"{path}:3: could not get a lock on relation locked, held by pid" in message
-    assert "AccessShareLock" in message
+    assert "RowShareLock" in message
     assert "within lock_timeout=50ms, after 2 retries" in message
     assert outcomes("0002") == ["failed"]
     with connections["runner"].cursor() as cursor:
         cursor.execute("SELECT to_regclass('locked_side')")
         assert cursor.fetchone() == (None,)
+
+
+def test_no_queue_behind_a_long_transaction_so_writers_go_on(scripts: ScriptFolder) -> None:
+    scripts.write("0001_table.sql", "CREATE TABLE orders_q (id int);")
+    scripts.run("migrate")
+    path = scripts.write(
+        "0002_alter.sql",
+        """
+        -- schemaops: lock_timeout=200ms retries=4
+        ALTER TABLE orders_q ADD COLUMN note text;
+        """,
+    )
+    conn, _ = hold_lock("orders_q", release_after=None)
+    time.sleep(0.3)  # the reader's transaction is now older than lock_timeout
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        with psycopg.connect(**runner_params(), autocommit=True) as writer:  # type: ignore[arg-type]
+            while not stop.is_set():
+                began = time.monotonic()
+                writer.execute("INSERT INTO orders_q VALUES (1)")
+                waits.append(time.monotonic() - began)
+                time.sleep(0.01)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        with pytest.raises(CommandError) as error:
+            scripts.run("migrate")
+    finally:
+        stop.set()
+        writer.join()
+        conn.close()
+    message = str(error.value)
+    # retries=4: it waits as long as four backoffs would take, 0.25+0.5+1+2 s.
+    assert f"{path}:2: waited 4s for pid " in message
+    assert "(idle in transaction for" in message
+    assert "holds AccessShareLock on orders_q) to end." in message
+    assert outcomes("0002") == ["failed"]
+    # The runner never queued for ACCESS EXCLUSIVE, so no insert waited behind it
+    # (a queued ALTER would have held each one for lock_timeout, 200 ms).
+    assert len(waits) > 20
+    assert max(waits) < 0.2
+
+
+def test_long_transaction_ending_lets_the_change_through(scripts: ScriptFolder) -> None:
+    scripts.write("0001_table.sql", "CREATE TABLE shipments (id int);")
+    scripts.run("migrate")
+    scripts.write(
+        "0002_alter.sql",
+        """
+        -- schemaops: lock_timeout=100ms retries=20
+        ALTER TABLE shipments ADD COLUMN note text;
+        """,
+    )
+    conn, thread = hold_lock("shipments", release_after=1.5)
+    time.sleep(0.2)
+    try:
+        output = scripts.run("migrate")
+    finally:
+        assert thread is not None
+        thread.join()
+        conn.close()
+    assert "ops:0002: line 2 waits for pid " in output
+    assert "holds AccessShareLock on shipments) to end before taking its lock; not queuing" in (
+        output
+    )
+    assert "retry" not in output
+    assert outcomes("0002") == ["applied"]
 
 
 def test_waiting_run_names_the_holder_and_gives_up_after_lock_wait(scripts: ScriptFolder) -> None:

@@ -439,8 +439,14 @@ def _validate_in_same_transaction(
     WARNING,
     "This UPDATE/DELETE touches a whole existing table in one transaction, locking every row "
     "it changes until it commits.",
-    "Backfill in batches of a few thousand rows, each committed (a non-atomic script), and "
-    "never in the same transaction as DDL on the table.",
+    "Backfill in committed batches: put -- schemaops: batch size=10000 above the statement and "
+    "limit it with id >= :batch_start AND id < :batch_end; never in the same transaction as "
+    "DDL on the table.",
+    django_hint=(
+        "Backfill in batches of a few thousand rows, each in its own transaction.atomic(), in a "
+        "migration with atomic = False (or a command run after the deploy); never in the same "
+        "transaction as DDL on the table."
+    ),
 )
 def _unbatched_backfill(
     statement: SqlStatement, context: LintContext

@@ -17,7 +17,7 @@ from schemaops import conf
 from schemaops.exceptions import ScriptError, ScriptFailed
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
-from schemaops.scripts.loader import Batch, Script, Section, bind_batch
+from schemaops.scripts.loader import Batch, Script, Section, bind_batch, seconds
 from schemaops.scripts.progress import IndexBuildProgress
 from schemaops.statements import Statement
 
@@ -26,6 +26,9 @@ RETRY_BASE_DELAY = 0.25
 RETRY_MAX_DELAY = 10.0
 # How often a batched statement reports the rows done so far.
 BATCH_REPORT_SECONDS = 2.0
+# Waiting for a long transaction to end: how often pg_locks is read, and the wait reported.
+QUEUE_POLL_SECONDS = 0.1
+QUEUE_REPORT_SECONDS = 10.0
 
 _CONCURRENT_INDEX = re.compile(
     r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
@@ -52,6 +55,93 @@ _TARGET = re.compile(
 
 Progress = Callable[[str], None]
 
+# Lock modes a statement takes that make writers (ROW EXCLUSIVE) queue behind
+# it, and the modes held by others that make it wait (PostgreSQL's conflict table).
+_CONFLICTING = {
+    "ShareLock": (
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    ),
+    "ShareRowExclusiveLock": (
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    ),
+    "AccessExclusiveLock": (
+        "AccessShareLock",
+        "RowShareLock",
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    ),
+}
+_VALIDATE_ONLY = re.compile(
+    r"^ALTER\s+TABLE\b[^;]*?\s+VALIDATE\s+CONSTRAINT\s+(?:\"[^\"]+\"|[\w$]+)$", re.I | re.S
+)
+_FOREIGN_KEY_ONLY = re.compile(
+    r"^ALTER\s+TABLE\b[^,]*?\bADD\s+(?:CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b[^,]*$",
+    re.I | re.S,
+)
+_PLAIN_INDEX = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY\b)", re.I)
+_EXCLUSIVE = re.compile(r"^(?:ALTER\s+TABLE|DROP\s+TABLE|TRUNCATE)\b", re.I)
+
+
+def writer_blocking_mode(text: str) -> str | None:
+    """Return the lock mode ``text`` takes on its table if writers would queue behind
+    it (``ShareLock`` and stronger), else ``None``."""
+    if _PLAIN_INDEX.match(text):
+        return "ShareLock"
+    if _VALIDATE_ONLY.match(text):
+        return None
+    if _FOREIGN_KEY_ONLY.match(text):
+        return "ShareRowExclusiveLock"
+    if _EXCLUSIVE.match(text):
+        return "AccessExclusiveLock"
+    return None
+
+
+class _WouldQueue(Exception):
+    """Taking the lock now would queue behind a long transaction, and writers behind us."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Holder:
+    """A session holding a lock on a table a statement is about to lock."""
+
+    relation: str
+    pid: int
+    mode: str
+    state: str
+    application: str
+    age: float
+    autovacuum: bool
+    wraparound: bool
+
+    def describe(self) -> str:
+        if self.autovacuum:
+            kind = "anti-wraparound autovacuum" if self.wraparound else "autovacuum"
+            return f"{kind} pid {self.pid} ({self.mode} on {self.relation})"
+        who = f"{self.application}, " if self.application else ""
+        return (
+            f"pid {self.pid} ({who}{self.state} for {self.age:.1f}s, holds {self.mode} on "
+            f"{self.relation})"
+        )
+
+
+def queue_budget(retries: int) -> float:
+    """Return how long a statement may wait for long transactions to end: as long as
+    its ``retries`` would back off in all (55.75 s for 10)."""
+    return sum(min(RETRY_BASE_DELAY * 2.0**attempt, RETRY_MAX_DELAY) for attempt in range(retries))
+
 
 @dataclasses.dataclass(frozen=True)
 class _Run:
@@ -64,6 +154,7 @@ class _Run:
     start: float
     lock_timeout: str
     retries: int
+    deadline: float  # until when it may wait for long transactions to end
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -117,6 +208,7 @@ class ScriptExecutor:
         self.using = using
         self.progress: Progress = progress or (lambda message: None)
         self.recorder = Recorder(using)
+        self._may_cancel_autovacuum = True
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
@@ -250,6 +342,94 @@ class ScriptExecutor:
         )
         return f"a lock on relation {name}, held by {described}"
 
+    def _in_the_way(self, statement: Statement, lock_timeout: str) -> list[_Holder]:
+        """Return who holds a lock on ``statement``'s table that it would queue behind
+        for long: transactions open for longer than ``lock_timeout``, and autovacuum.
+
+        Queuing behind them makes every writer queue behind us for up to
+        ``lock_timeout``, most likely for nothing.
+        """
+        mode = writer_blocking_mode(statement.text)
+        match = _TARGET.match(statement.text) if mode else None
+        if mode is None or match is None or seconds(lock_timeout) <= 0:
+            return []
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT l.pid, l.mode, coalesce(a.state, ''), coalesce(a.application_name, ''),"
+                " coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0),"
+                " a.backend_type = 'autovacuum worker',"
+                " coalesce(a.query LIKE '%%to prevent wraparound%%', false)"
+                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'relation' AND l.relation = to_regclass(%s) AND l.granted"
+                " AND l.pid <> pg_backend_pid() AND l.mode = ANY (%s)"
+                " AND (a.xact_start < clock_timestamp() - make_interval(secs => %s)"
+                " OR a.backend_type = 'autovacuum worker')"
+                " ORDER BY a.xact_start",
+                [match.group("name"), list(_CONFLICTING[mode]), seconds(lock_timeout)],
+            )
+            return [_Holder(match.group("name"), *row) for row in cursor.fetchall()]
+
+    def _check_queue(self, statement: Statement, lock_timeout: str) -> None:
+        """Raise :class:`_WouldQueue` if ``statement`` would queue behind a long holder."""
+        if self._in_the_way(statement, lock_timeout):
+            raise _WouldQueue()
+
+    def _cancel_autovacuum(self, holders: list[_Holder]) -> bool:
+        """Cancel the (non-wraparound) autovacuum workers in ``holders``; return whether
+        it was allowed."""
+        try:
+            with self.connection.cursor() as cursor:
+                for holder in holders:
+                    cursor.execute("SELECT pg_cancel_backend(%s)", [holder.pid])
+        except DatabaseError as exc:
+            self._may_cancel_autovacuum = False
+            self.progress(
+                f"  could not cancel autovacuum pid {holders[0].pid} ({_message(exc)}); waiting "
+                "for it instead"
+            )
+            return False
+        return True
+
+    def _clear_the_way(
+        self, script: Script, statement: Statement, lock_timeout: str, deadline: float
+    ) -> str | None:
+        """Wait, without queuing for the lock, until nobody holds ``statement``'s table
+        for long; return the holders still there at ``deadline``, else ``None``.
+
+        A plain autovacuum is cancelled at once: PostgreSQL cancels it anyway
+        when a lock request has waited ``deadlock_timeout`` behind it, but every
+        writer would queue behind that wait. Anything else is waited for,
+        polling ``pg_locks``, which blocks nobody.
+        """
+        reported = 0.0
+        while holders := self._in_the_way(statement, lock_timeout):
+            described = "; ".join(holder.describe() for holder in holders[:3])
+            vacuums = [h for h in holders if h.autovacuum and not h.wraparound]
+            if (
+                len(vacuums) == len(holders)
+                and self._may_cancel_autovacuum
+                and self._cancel_autovacuum(vacuums)
+            ):
+                self.progress(
+                    f"  {script.id}: line {statement.line} cancelled {described}: "
+                    "autovacuum gives way to a waiting lock anyway, and cancelling it now "
+                    "spares the writers that would queue meanwhile"
+                )
+                time.sleep(QUEUE_POLL_SECONDS)
+                continue
+            now = time.monotonic()
+            if now >= deadline:
+                return described
+            if now - reported >= QUEUE_REPORT_SECONDS:
+                self.progress(
+                    f"  {script.id}: line {statement.line} waits for {described} to end before "
+                    f"taking its lock; not queuing, so writers are not blocked (up to "
+                    f"{deadline - now:.0f}s more)"
+                )
+                reported = now
+            time.sleep(QUEUE_POLL_SECONDS)
+        return None
+
     def _pause_before_retry(
         self,
         script: Script,
@@ -267,6 +447,17 @@ class ScriptExecutor:
             f"{what_happened}retry {attempt}/{retries} in {delay:.1f}s"
         )
         time.sleep(delay)
+
+    def _queue_failure(
+        self, script: Script, section: Section, statement: Statement, holders: str, waited: float
+    ) -> str:
+        return (
+            f"{script.id} failed at {section.path}:{statement.line}: waited {waited:.0f}s for "
+            f"{holders} to end. Queuing behind it for the lock would have blocked every writer "
+            "of the table. Run it once that transaction ends (or end it: SELECT "
+            "pg_terminate_backend(pid)), or raise retries in the script's header (the wait "
+            "lasts as long as the retries' backoff in all)."
+        )
 
     def _failure_message(
         self, script: Script, section: Section, statement: Statement | None, exc: BaseException
@@ -310,8 +501,19 @@ class ScriptExecutor:
         self, script: Script, section: Section, direction: str, outcome: str
     ) -> HistoryEntry:
         lock_timeout, statement_timeout, retries = self._settings(script)
+        budget = queue_budget(retries)
+        deadline = time.monotonic() + budget
         attempt = 0
         while True:
+            for statement in section.statements:
+                blocked = self._clear_the_way(script, statement, lock_timeout, deadline)
+                if blocked is not None:
+                    message = self._queue_failure(script, section, statement, blocked, budget)
+                    message += " Nothing of it was run."
+                    note = self._record_failure(
+                        script, section, direction, timezone.now(), 0, statement, message
+                    )
+                    raise ScriptFailed(message + note)
             started_at = timezone.now()
             start = time.monotonic()
             current: Statement | None = None
@@ -326,6 +528,7 @@ class ScriptExecutor:
                     ):
                         try:
                             for current in section.statements:
+                                self._check_queue(current, lock_timeout)
                                 cursor.execute(current.text)
                         except DatabaseError as exc:
                             statement_error = original_error(exc)
@@ -334,6 +537,21 @@ class ScriptExecutor:
                     return self._record(
                         script, section, direction, outcome, started_at, duration_ms
                     )
+            except _WouldQueue:
+                # Rolled back: wait outside any transaction, holding no lock.
+                assert current is not None
+                blocked = self._clear_the_way(script, current, lock_timeout, deadline)
+                if blocked is None and time.monotonic() < deadline:
+                    continue
+                duration_ms = int((time.monotonic() - start) * 1000)
+                message = self._queue_failure(
+                    script, section, current, blocked or "a long transaction", budget
+                )
+                message += " Nothing of it was kept."
+                note = self._record_failure(
+                    script, section, direction, started_at, duration_ms, current, message
+                )
+                raise ScriptFailed(message + note) from None
             except DatabaseError as raised:
                 failure = statement_error or raised
                 duration_ms = int((time.monotonic() - start) * 1000)
@@ -392,7 +610,8 @@ class ScriptExecutor:
         started_at = timezone.now()
         start = time.monotonic()
         self._record(script, section, direction, Outcome.STARTED, started_at, None)
-        run = _Run(script, section, direction, started_at, start, lock_timeout, retries)
+        deadline = start + queue_budget(retries)
+        run = _Run(script, section, direction, started_at, start, lock_timeout, retries, deadline)
         with self._timeouts(lock_timeout, statement_timeout, local=False):
             for index, statement in enumerate(section.statements):
                 batch = section.batches.get(index)
@@ -575,6 +794,17 @@ class ScriptExecutor:
                     f"  {script.id}: dropped INVALID index {index.group('name')} left by an "
                     "earlier build"
                 )
+            blocked = self._clear_the_way(script, statement, run.lock_timeout, run.deadline)
+            if blocked is not None:
+                message = self._queue_failure(
+                    script, section, statement, blocked, queue_budget(run.retries)
+                )
+                message += " The statements before this one stayed applied (non-atomic script)."
+                duration_ms = int((time.monotonic() - run.start) * 1000)
+                note = self._record_failure(
+                    script, section, run.direction, run.started_at, duration_ms, statement, message
+                )
+                raise ScriptFailed(message + note)
             try:
                 with self.connection.cursor() as cursor:
                     cursor.execute(sql)
