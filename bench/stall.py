@@ -215,7 +215,7 @@ class Result:
     max_ms: float
     writes: int
     migration_s: float
-    retries: int
+    retries: int  # lock timeouts retried, waits for a long transaction, autovacuums cancelled
     output: str
 
 
@@ -289,7 +289,7 @@ def run_side(
         round(max(during, default=0.0) * ms, 1),
         len(during),
         round(ended - began, 2),
-        output.count(" retry "),
+        output.count(" retry ") + output.count(" waits for ") + output.count(" cancelled "),
         output,
     )
 
@@ -346,7 +346,7 @@ def main() -> None:
     )
     print(
         "| scenario | side | baseline p50 / p99 / max (ms) | during p50 (ms) | p99 (ms) "
-        "| max (ms) | writes | migration (s) | retries |"
+        "| max (ms) | writes | migration (s) | lock waits |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for scenario in chosen:

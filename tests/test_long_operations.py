@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -414,3 +415,58 @@ def test_batched_script_is_not_atomic_and_knows_its_batch(tmp_path: object) -> N
         0.02,
     )
     assert list(parsed.up.batches) == [1]
+
+
+@pytest.fixture
+def fast_autovacuum() -> Iterator[None]:
+    """Let autovacuum look at each database every second (the server's setting)."""
+    with psycopg.connect(**runner_params(), autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute("ALTER SYSTEM SET autovacuum_naptime = '1s'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield
+    finally:
+        with psycopg.connect(**runner_params(), autocommit=True) as conn:  # type: ignore[arg-type]
+            conn.execute("ALTER SYSTEM RESET autovacuum_naptime")
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def test_autovacuum_in_the_way_is_cancelled_not_queued_behind(
+    scripts: ScriptFolder, fast_autovacuum: None
+) -> None:
+    # A table autovacuum visits at once and crawls through (a 100 ms sleep per page).
+    scripts.write(
+        "0001_table.sql",
+        """
+        CREATE TABLE vacuumed (id int, note text) WITH (
+            autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0,
+            autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1
+        );
+        INSERT INTO vacuumed SELECT g, 'x' FROM generate_series(1, 20000) g;
+        DELETE FROM vacuumed WHERE id % 2 = 0;
+        """,
+    )
+    scripts.run("migrate")
+
+    def vacuuming() -> bool:
+        rows = query(
+            "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            " AND query LIKE '%vacuumed%'"
+        )
+        return bool(rows)
+
+    deadline = time.monotonic() + 60
+    while not vacuuming():
+        assert time.monotonic() < deadline, "autovacuum never started on the table"
+        time.sleep(0.1)
+    scripts.write(
+        "0002_alter.sql",
+        """
+        -- schemaops: lock_timeout=200ms retries=0
+        ALTER TABLE vacuumed ADD COLUMN extra text;
+        """,
+    )
+    output = scripts.run("migrate")
+    assert "ops:0002: line 2 cancelled autovacuum pid " in output
+    assert "(ShareUpdateExclusiveLock on vacuumed)" in output
+    assert outcomes("0002") == ["applied"]
