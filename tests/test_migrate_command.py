@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.db.migrations.state import ProjectState
 
-from schemaops.exceptions import ScriptError
+from schemaops.exceptions import ScriptError, ScriptFailed
 from schemaops.models import HistoryEntry
 from schemaops.operations import RunScript
 from tests.conftest import ScriptFolder
@@ -172,3 +172,36 @@ def test_run_script_refuses_a_non_atomic_script_inside_an_atomic_migration(
 def test_run_script_deconstructs_for_migration_files() -> None:
     assert RunScript("demo", "0003").deconstruct() == ("RunScript", ["demo", "0003"], {})
     assert RunScript("demo", "0003").describe() == "Run SQL script demo:0003 if pending"
+
+
+@pytestmark_db
+def test_run_script_in_an_atomic_migration_does_not_wait_holding_the_migrations_locks(
+    scripts: ScriptFolder,
+) -> None:
+    import time
+
+    import psycopg
+
+    from tests.test_run_semantics import runner_params
+
+    scripts.write("0001_table.sql", "CREATE TABLE held (id int);")
+    call_command(
+        "schemaops", "migrate", "--database", "runner", "--target", "ops:0001", stdout=StringIO()
+    )
+    scripts.write(
+        "0002_alter.sql", "-- schemaops: lock_timeout=100ms retries=1\nALTER TABLE held ADD c int;"
+    )
+    report = psycopg.connect(**runner_params())  # type: ignore[arg-type]
+    report.execute("SELECT * FROM held")
+    time.sleep(0.3)  # a long transaction by now: outside a transaction, it would be waited for
+    try:
+        began = time.monotonic()
+        with (
+            pytest.raises(ScriptFailed, match="within lock_timeout=100ms, after 1 retries"),
+            connections["runner"].schema_editor() as editor,
+        ):
+            RunScript("ops", "0002").database_forwards("app", editor, *[ProjectState()] * 2)
+        # Two lock waits and one backoff; no 0.25 s budget spent waiting first.
+        assert time.monotonic() - began < 2.0
+    finally:
+        report.close()

@@ -503,9 +503,12 @@ class ScriptExecutor:
         lock_timeout, statement_timeout, retries = self._settings(script)
         budget = queue_budget(retries)
         deadline = time.monotonic() + budget
+        # Inside a caller's transaction (RunScript in an atomic migration), waiting
+        # would hold the caller's locks: take the lock under lock_timeout instead.
+        watch_queue = not self.connection.in_atomic_block
         attempt = 0
         while True:
-            for statement in section.statements:
+            for statement in section.statements if watch_queue else ():
                 blocked = self._clear_the_way(script, statement, lock_timeout, deadline)
                 if blocked is not None:
                     message = self._queue_failure(script, section, statement, blocked, budget)
@@ -528,7 +531,8 @@ class ScriptExecutor:
                     ):
                         try:
                             for current in section.statements:
-                                self._check_queue(current, lock_timeout)
+                                if watch_queue:
+                                    self._check_queue(current, lock_timeout)
                                 cursor.execute(current.text)
                         except DatabaseError as exc:
                             statement_error = original_error(exc)
