@@ -141,7 +141,10 @@ class Command(BaseCommand):
             "Apply pending Django migrations and scripts; scripts with depends= on a Django "
             "migration run as soon as it is applied.",
             "Everything is checked before anything runs: malformed scripts, changed, missing, "
-            "out-of-order, interrupted and failed scripts stop the run.",
+            "out-of-order, interrupted and failed scripts stop the run. Each statement gets "
+            "SCHEMAOPS['LOCK_TIMEOUT'] (default 1s) with retries and backoff, never queues "
+            "behind a long transaction, and reports progress: index builds (phase, percent), "
+            "batched backfills (rows done).",
         )
         migrate.add_argument(
             "--target", metavar="LOCATION:VERSION", help="Stop after this script."
