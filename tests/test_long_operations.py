@@ -4,7 +4,6 @@ index builds with their own lock budget and progress, batched backfills."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,7 +16,7 @@ from schemaops.exceptions import ScriptError
 from schemaops.scripts import executor, progress
 from schemaops.scripts.loader import Location, Script, bind_batch
 from tests.conftest import ScriptFolder
-from tests.test_run_semantics import outcomes, runner_params
+from tests.test_run_semantics import open_transaction, outcomes, runner_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "runner"])
 
@@ -28,18 +27,7 @@ def query(sql: str) -> list[tuple[object, ...]]:
         return list(cursor.fetchall())
 
 
-def old_snapshot(
-    release_after: float | None,
-) -> tuple[psycopg.Connection[tuple[object, ...]], threading.Thread | None]:
-    """Open a REPEATABLE READ transaction holding a snapshot, as a long report would."""
-    conn = psycopg.connect(**runner_params())  # type: ignore[arg-type]
-    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    conn.execute("SELECT 1")
-    thread = None
-    if release_after is not None:
-        thread = threading.Thread(target=lambda: (time.sleep(release_after), conn.rollback()))
-        thread.start()
-    return conn, thread
+SNAPSHOT = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SELECT 1")  # as a long report
 
 
 # Retries --------------------------------------------------------------------------
@@ -68,15 +56,8 @@ def test_retries_report_growing_delays(scripts: ScriptFolder) -> None:
         """,
     )
     # A row lock: the UPDATE queues for it, times out, backs off, again.
-    conn = psycopg.connect(**runner_params())  # type: ignore[arg-type]
-    conn.execute("SELECT 1 FROM queued WHERE id = 1 FOR UPDATE")
-    thread = threading.Thread(target=lambda: (time.sleep(4.0), conn.rollback()))
-    thread.start()
-    try:
+    with open_transaction("SELECT 1 FROM queued WHERE id = 1 FOR UPDATE", release_after=4.0):
         output = scripts.run("migrate")
-    finally:
-        thread.join()
-        conn.close()
     delays = [float(d) for d in re.findall(r"retry \d+/30 in ([0-9.]+)s", output)]
     assert len(delays) >= 4, output
     # Exponential: each delay's base doubles, so the fourth exceeds the first even
@@ -104,13 +85,8 @@ def test_concurrent_index_build_outwaits_an_old_snapshot_beyond_lock_timeout(
         CREATE INDEX CONCURRENTLY reports_id ON reports (id);
         """,
     )
-    conn, thread = old_snapshot(release_after=1.5)
-    try:
+    with open_transaction(*SNAPSHOT, release_after=1.5):
         output = scripts.run("migrate")
-    finally:
-        assert thread is not None
-        thread.join()
-        conn.close()
     # lock_timeout=100ms would have cancelled the build's wait for the old
     # snapshot; CONCURRENT_LOCK_TIMEOUT (10min) let it wait, blocking nobody.
     assert "ops:0002: line 2: waiting for old snapshots" in output
@@ -135,12 +111,8 @@ def test_concurrent_budget_spent_fails_without_leaving_an_invalid_index(
         CREATE INDEX CONCURRENTLY ledgers_id ON ledgers (id);
         """,
     )
-    conn, _ = old_snapshot(release_after=None)
-    try:
-        with pytest.raises(CommandError) as error:
-            scripts.run("migrate")
-    finally:
-        conn.close()
+    with open_transaction(*SNAPSHOT), pytest.raises(CommandError) as error:
+        scripts.run("migrate")
     message = str(error.value)
     assert f"{path}:2: could not get" in message
     assert "within lock_timeout=300ms, after 1 retries" in message
@@ -277,15 +249,10 @@ def test_batch_waits_out_a_row_lock_with_retries(scripts: ScriptFolder) -> None:
         WHERE plan IS NULL AND id >= :batch_start AND id < :batch_end;
         """,
     )
-    holder = psycopg.connect(**runner_params())  # type: ignore[arg-type]
-    holder.execute("SELECT 1 FROM accounts_b WHERE id = 2500 FOR UPDATE")
-    thread = threading.Thread(target=lambda: (time.sleep(1.0), holder.rollback()))
-    thread.start()
-    try:
+    with open_transaction(
+        "SELECT 1 FROM accounts_b WHERE id = 2500 FOR UPDATE", release_after=1.0
+    ):
         output = scripts.run("migrate")
-    finally:
-        thread.join()
-        holder.close()
     assert "ops:0002: line 3 waited 100ms for a lock on relation accounts_b" in output
     assert query("SELECT count(*) FROM accounts_b WHERE plan IS NULL") == [(0,)]
     assert outcomes("0002") == ["started", "applied"]

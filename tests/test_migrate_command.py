@@ -180,9 +180,7 @@ def test_run_script_in_an_atomic_migration_does_not_wait_holding_the_migrations_
 ) -> None:
     import time
 
-    import psycopg
-
-    from tests.test_run_semantics import runner_params
+    from tests.test_run_semantics import open_transaction
 
     scripts.write("0001_table.sql", "CREATE TABLE held (id int);")
     call_command(
@@ -191,10 +189,8 @@ def test_run_script_in_an_atomic_migration_does_not_wait_holding_the_migrations_
     scripts.write(
         "0002_alter.sql", "-- schemaops: lock_timeout=100ms retries=1\nALTER TABLE held ADD c int;"
     )
-    report = psycopg.connect(**runner_params())  # type: ignore[arg-type]
-    report.execute("SELECT * FROM held")
-    time.sleep(0.3)  # a long transaction by now: outside a transaction, it would be waited for
-    try:
+    with open_transaction("SELECT * FROM held"):
+        time.sleep(0.3)  # a long transaction by now: outside a transaction, it would be waited for
         began = time.monotonic()
         with (
             pytest.raises(ScriptFailed, match="within lock_timeout=100ms, after 1 retries"),
@@ -203,5 +199,3 @@ def test_run_script_in_an_atomic_migration_does_not_wait_holding_the_migrations_
             RunScript("ops", "0002").database_forwards("app", editor, *[ProjectState()] * 2)
         # Two lock waits and one backoff; no 0.25 s budget spent waiting first.
         assert time.monotonic() - began < 2.0
-    finally:
-        report.close()

@@ -8,6 +8,8 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -115,16 +117,29 @@ def test_sigkill_during_a_non_atomic_script_leaves_it_interrupted(scripts: Scrip
     assert outcomes("0002") == ["started", "repaired", "started", "applied"]
 
 
-def hold_lock(
-    table: str, release_after: float | None
-) -> tuple[psycopg.Connection[tuple[object, ...]], threading.Thread | None]:
+@contextmanager
+def open_transaction(
+    *statements: str, release_after: float | None = None
+) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """Run ``statements`` in a transaction on the runner database and keep it open:
+    until the block ends, or until ``release_after`` seconds when given."""
     conn = psycopg.connect(**runner_params())  # type: ignore[arg-type]
-    conn.execute(f"LOCK TABLE {table} IN ACCESS SHARE MODE")
+    for statement in statements:
+        conn.execute(statement)
     thread = None
     if release_after is not None:
         thread = threading.Thread(target=lambda: (time.sleep(release_after), conn.rollback()))
         thread.start()
-    return conn, thread
+    try:
+        yield conn
+    finally:
+        if thread is not None:
+            thread.join()
+        conn.close()
+
+
+def share_lock(table: str) -> str:
+    return f"LOCK TABLE {table} IN ACCESS SHARE MODE"
 
 
 def test_lock_timeout_rolls_back_retries_and_succeeds_once_the_lock_is_free(
@@ -142,13 +157,8 @@ def test_lock_timeout_rolls_back_retries_and_succeeds_once_the_lock_is_free(
     )
     # Younger than lock_timeout at the first attempt, so the runner queues for
     # the lock and times out; older at the next, so it backs off unqueued.
-    conn, thread = hold_lock("busy", release_after=1.8)
-    try:
+    with open_transaction(share_lock("busy"), release_after=1.8):
         output = scripts.run("migrate")
-    finally:
-        assert thread is not None
-        thread.join()
-        conn.close()
     assert "ops:0002: line 3 waited 1s for a lock on relation busy" in output
     assert "rolled back, retry 1/20" in output
     assert outcomes("0002") == ["applied"]
@@ -167,13 +177,11 @@ def test_lock_timeout_fails_after_its_retries_naming_the_relation(scripts: Scrip
         UPDATE locked SET note = 'x' WHERE id = 1;
         """,
     )
-    conn = psycopg.connect(**runner_params())  # type: ignore[arg-type]
-    conn.execute("SELECT 1 FROM locked WHERE id = 1 FOR UPDATE")
-    try:
-        with pytest.raises(CommandError) as error:
-            scripts.run("migrate")
-    finally:
-        conn.close()
+    with (
+        open_transaction("SELECT 1 FROM locked WHERE id = 1 FOR UPDATE"),
+        pytest.raises(CommandError) as error,
+    ):
+        scripts.run("migrate")
     message = str(error.value)
     assert f"{path}:3: could not get a lock on relation locked, held by pid" in message
     assert "RowShareLock" in message
@@ -194,8 +202,6 @@ def test_no_queue_behind_a_long_transaction_so_writers_go_on(scripts: ScriptFold
         ALTER TABLE orders_q ADD COLUMN note text;
         """,
     )
-    conn, _ = hold_lock("orders_q", release_after=None)
-    time.sleep(0.3)  # the reader's transaction is now older than lock_timeout
     waits: list[float] = []
     stop = threading.Event()
 
@@ -208,14 +214,15 @@ def test_no_queue_behind_a_long_transaction_so_writers_go_on(scripts: ScriptFold
                 time.sleep(0.01)
 
     writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        with pytest.raises(CommandError) as error:
-            scripts.run("migrate")
-    finally:
-        stop.set()
-        writer.join()
-        conn.close()
+    with open_transaction(share_lock("orders_q")):
+        time.sleep(0.3)  # the reader's transaction is now older than lock_timeout
+        writer.start()
+        try:
+            with pytest.raises(CommandError) as error:
+                scripts.run("migrate")
+        finally:
+            stop.set()
+            writer.join()
     message = str(error.value)
     # retries=4: it waits as long as four backoffs would take, 0.25+0.5+1+2 s.
     assert f"{path}:2: waited 4s for pid " in message
@@ -238,14 +245,9 @@ def test_long_transaction_ending_lets_the_change_through(scripts: ScriptFolder) 
         ALTER TABLE shipments ADD COLUMN note text;
         """,
     )
-    conn, thread = hold_lock("shipments", release_after=1.5)
-    time.sleep(0.2)
-    try:
+    with open_transaction(share_lock("shipments"), release_after=1.5):
+        time.sleep(0.2)
         output = scripts.run("migrate")
-    finally:
-        assert thread is not None
-        thread.join()
-        conn.close()
     assert "ops:0002: line 2 waits for pid " in output
     assert "holds AccessShareLock on shipments) to end before taking its lock; not queuing" in (
         output
