@@ -153,6 +153,7 @@ class _Run:
     started_at: object
     start: float
     lock_timeout: str
+    statement_timeout: str
     retries: int
     deadline: float  # until when it may wait for long transactions to end
 
@@ -465,7 +466,7 @@ class ScriptExecutor:
         where = f"{section.path}:{statement.line}" if statement else str(section.path)
         return f"{script.id} failed at {where}: {_message(exc)}"
 
-    def _record_failure(
+    def _failed(
         self,
         script: Script,
         section: Section,
@@ -474,8 +475,9 @@ class ScriptExecutor:
         duration_ms: int,
         statement: Statement | None,
         message: str,
-    ) -> str:
-        """Append a ``failed`` row on a fresh transaction; return a note if that failed."""
+    ) -> ScriptFailed:
+        """Append a ``failed`` row on a fresh transaction; return the error to raise
+        (saying so if the row could not be written)."""
         try:
             if not self._usable():
                 self.connection.close()
@@ -491,11 +493,11 @@ class ScriptExecutor:
                 failed_line=statement.line if statement else None,
             )
         except DatabaseError as exc:
-            return (
-                f" The failure could not be recorded ({_message(exc)}); run manage.py "
+            return ScriptFailed(
+                f"{message} The failure could not be recorded ({_message(exc)}); run manage.py "
                 "schemaops status once the database is back."
             )
-        return ""
+        return ScriptFailed(message)
 
     def _run_atomic(
         self, script: Script, section: Section, direction: str, outcome: str
@@ -513,10 +515,9 @@ class ScriptExecutor:
                 if blocked is not None:
                     message = self._queue_failure(script, section, statement, blocked, budget)
                     message += " Nothing of it was run."
-                    note = self._record_failure(
+                    raise self._failed(
                         script, section, direction, timezone.now(), 0, statement, message
                     )
-                    raise ScriptFailed(message + note)
             started_at = timezone.now()
             start = time.monotonic()
             current: Statement | None = None
@@ -552,10 +553,9 @@ class ScriptExecutor:
                     script, section, current, blocked or "a long transaction", budget
                 )
                 message += " Nothing of it was kept."
-                note = self._record_failure(
+                raise self._failed(
                     script, section, direction, started_at, duration_ms, current, message
-                )
-                raise ScriptFailed(message + note) from None
+                ) from None
             except DatabaseError as raised:
                 failure = statement_error or raised
                 duration_ms = int((time.monotonic() - start) * 1000)
@@ -586,10 +586,9 @@ class ScriptExecutor:
                     message = self._failure_message(script, section, current, failure) + (
                         f".{lost} Nothing of it was kept (the transaction rolled back)."
                     )
-                note = self._record_failure(
+                raise self._failed(
                     script, section, direction, started_at, duration_ms, current, message
-                )
-                raise ScriptFailed(message + note) from failure
+                ) from failure
 
     def _drop_invalid_index(self, name: str) -> bool:
         """Drop index ``name`` if it exists and is INVALID; return whether one was dropped."""
@@ -615,7 +614,17 @@ class ScriptExecutor:
         start = time.monotonic()
         self._record(script, section, direction, Outcome.STARTED, started_at, None)
         deadline = start + queue_budget(retries)
-        run = _Run(script, section, direction, started_at, start, lock_timeout, retries, deadline)
+        run = _Run(
+            script,
+            section,
+            direction,
+            started_at,
+            start,
+            lock_timeout,
+            statement_timeout,
+            retries,
+            deadline,
+        )
         with self._timeouts(lock_timeout, statement_timeout, local=False):
             for index, statement in enumerate(section.statements):
                 batch = section.batches.get(index)
@@ -627,22 +636,6 @@ class ScriptExecutor:
                     self._run_statement(run, statement, statement.text)
         duration_ms = int((time.monotonic() - start) * 1000)
         return self._record(script, section, direction, outcome, started_at, duration_ms)
-
-    @contextmanager
-    def _session_lock_timeout(self, value: str) -> Iterator[None]:
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, false)",
-                [value],
-            )
-            row = cursor.fetchone()
-        assert row is not None
-        try:
-            yield
-        finally:
-            if self.connection.connection is not None and self._usable():
-                with self.connection.cursor() as cursor:
-                    cursor.execute("SELECT set_config('lock_timeout', %s, false)", [row[0]])
 
     def _run_concurrently(self, run: _Run, statement: Statement) -> None:
         """Run a ``CONCURRENTLY`` statement with its own, longer lock budget, reporting
@@ -657,7 +650,7 @@ class ScriptExecutor:
         )
         concurrent = dataclasses.replace(run, lock_timeout=budget)
         builds_index = _REPORTS_INDEX_PROGRESS.match(statement.text) is not None
-        with self._session_lock_timeout(budget):
+        with self._timeouts(budget, run.statement_timeout, local=False):
             if not builds_index:
                 self._run_statement(concurrent, statement, statement.text)
                 return
@@ -805,10 +798,9 @@ class ScriptExecutor:
                 )
                 message += " The statements before this one stayed applied (non-atomic script)."
                 duration_ms = int((time.monotonic() - run.start) * 1000)
-                note = self._record_failure(
+                raise self._failed(
                     script, section, run.direction, run.started_at, duration_ms, statement, message
                 )
-                raise ScriptFailed(message + note)
             try:
                 with self.connection.cursor() as cursor:
                     cursor.execute(sql)
@@ -852,7 +844,6 @@ class ScriptExecutor:
             message += " The statements before this one stayed applied (non-atomic script)."
             message += kept + leftover
             duration_ms = int((time.monotonic() - run.start) * 1000)
-            note = self._record_failure(
+            raise self._failed(
                 script, section, run.direction, run.started_at, duration_ms, statement, message
-            )
-            raise ScriptFailed(message + note) from failure
+            ) from failure

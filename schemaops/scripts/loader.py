@@ -31,7 +31,6 @@ _FILENAME = re.compile(
 )
 _MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
 _DIRECTIVE = re.compile(r"^\s*--\s*schemaops:(?P<body>.*)$")
-_DURATION = re.compile(r"^[0-9]+(?:\.[0-9]+)?\s*(?:us|ms|s|min|h|d)?$")
 _DJANGO_DEPENDENCY = re.compile(r"^(?P<app>[A-Za-z_][A-Za-z0-9_]*)\.(?P<migration>[A-Za-z0-9_]+)$")
 _SCRIPT_DEPENDENCY = re.compile(r"^(?P<location>[A-Za-z0-9_.-]+):(?P<version>[0-9]+)$")
 
@@ -78,7 +77,7 @@ _BATCH_TARGET = re.compile(
     re.IGNORECASE,
 )
 _PLACEHOLDER = re.compile(r"(?<!:):batch_(?:start|end)\b")
-_DURATION_PARTS = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
+_DURATION = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
 _SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -376,7 +375,7 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
 def seconds(value: str) -> float:
     """Return a duration such as ``500ms``, ``2s`` or ``1min`` in seconds (bare numbers
     are milliseconds, as PostgreSQL reads ``lock_timeout``)."""
-    match = _DURATION_PARTS.match(value.strip())
+    match = _DURATION.match(value.strip())
     if match is None:
         raise ValueError(f"{value!r} is not a duration")
     return float(match.group("number")) * _SECONDS[match.group("unit") or "ms"]
