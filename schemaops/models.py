@@ -68,6 +68,21 @@ class HistoryEntry(models.Model):
     os_user = models.CharField(max_length=150, blank=True)
     host = models.CharField(max_length=255, blank=True)
     pid = models.IntegerField(null=True, blank=True)
+    backend_pid = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="The PostgreSQL backend that wrote the row: a started row whose backend "
+        "still runs is a live run, not an interrupted one.",
+    )
+    attempts = models.IntegerField(
+        null=True, blank=True, help_text="How many attempts it took (1 = no retry)."
+    )
+    waited_ms = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Time spent waiting for locks: backing off after lock_timeout and waiting "
+        "for long transactions to end.",
+    )
     schemaops_version = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
     failed_statement = models.TextField(blank=True)

@@ -27,6 +27,7 @@ class Recorder:
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
+        self._backend_pids: dict[int, int] = {}
 
     @cached_property
     def db_user(self) -> str:
@@ -37,6 +38,26 @@ class Recorder:
         except Exception:  # the database may be gone; the row is still worth writing
             return ""
         return str(row[0]) if row else ""
+
+    def backend_pid(self) -> int | None:
+        """The backend of the connection rows are written on, read once per session."""
+        connection = connections[self.using]
+        try:
+            connection.ensure_connection()
+        except Exception:  # the row is still worth writing without it
+            return None
+        raw = connection.connection
+        cached = self._backend_pids.get(id(raw))
+        if cached is None:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    row = cursor.fetchone()
+            except Exception:  # the row is still worth writing without it
+                return None
+            cached = int(row[0]) if row else 0
+            self._backend_pids = {id(raw): cached}
+        return cached or None
 
     @cached_property
     def os_user(self) -> str:
@@ -62,6 +83,8 @@ class Recorder:
         failed_line: int | None = None,
         sql: str = "",
         note: str = "",
+        attempts: int | None = None,
+        waited_ms: int | None = None,
     ) -> HistoryEntry:
         """Insert one row and return it."""
         finished_at = None if duration_ms is None else timezone.now()
@@ -81,6 +104,9 @@ class Recorder:
             os_user=self.os_user,
             host=socket.gethostname(),
             pid=os.getpid(),
+            backend_pid=self.backend_pid(),
+            attempts=attempts,
+            waited_ms=waited_ms,
             schemaops_version=schemaops.__version__,
             error=error,
             failed_statement=failed_statement,
