@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from schemaops.exceptions import ScriptError
-from schemaops.scripts import executor, progress
+from schemaops.locking import progress, retry
+from schemaops.scripts import executor
 from schemaops.scripts.loader import Location, Script, bind_batch
 from tests.conftest import ScriptFolder
 from tests.test_run_semantics import open_transaction, outcomes, runner_params
@@ -35,12 +36,12 @@ SNAPSHOT = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SELECT 1")  # as
 
 def test_backoff_grows_exponentially_with_jitter_up_to_its_cap() -> None:
     for attempt in range(8):
-        base = min(executor.RETRY_BASE_DELAY * 2**attempt, executor.RETRY_MAX_DELAY)
-        delays = [executor.backoff(attempt) for _ in range(200)]
+        base = min(retry.RETRY_BASE_DELAY * 2**attempt, retry.RETRY_MAX_DELAY)
+        delays = [retry.backoff(attempt) for _ in range(200)]
         assert all(0.5 * base <= delay <= 1.5 * base for delay in delays)
         # Jitter: two runners that collided do not retry in lockstep.
         assert max(delays) - min(delays) > 0.5 * base
-    assert executor.backoff(1) > executor.RETRY_BASE_DELAY * 1.5 * 0.5
+    assert retry.backoff(1) > retry.RETRY_BASE_DELAY * 1.5 * 0.5
 
 
 def test_retries_report_growing_delays(scripts: ScriptFolder) -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import random
-import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -15,132 +12,30 @@ from django.utils import timezone
 
 from schemaops import conf
 from schemaops.exceptions import ScriptError, ScriptFailed
+from schemaops.locking import classify
+from schemaops.locking.discipline import LockDiscipline, queue_failure
+from schemaops.locking.errors import (
+    first_line,
+    is_lock_timeout,
+    original_error,
+    session_lost,
+    usable,
+)
+from schemaops.locking.retry import queue_budget
+from schemaops.locking.timeouts import timeouts
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
-from schemaops.scripts.loader import Batch, Script, Section, bind_batch, seconds
-from schemaops.scripts.progress import IndexBuildProgress
+from schemaops.scripts.loader import Batch, Script, Section, bind_batch
 from schemaops.statements import Statement
 
-LOCK_NOT_AVAILABLE = "55P03"
-RETRY_BASE_DELAY = 0.25
-RETRY_MAX_DELAY = 10.0
 # How often a batched statement reports the rows done so far.
 BATCH_REPORT_SECONDS = 2.0
-# Waiting for a long transaction to end: how often pg_locks is read, and the wait reported.
-QUEUE_POLL_SECONDS = 0.1
-QUEUE_REPORT_SECONDS = 10.0
-
-_CONCURRENT_INDEX = re.compile(
-    r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"(?P<name>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)\s+ON\b",
-    re.IGNORECASE,
-)
-# Statements that wait for older transactions without blocking reads or writes.
-_CONCURRENTLY = re.compile(
-    r"^(?:(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY\b"
-    r"|REINDEX\b.*?\bCONCURRENTLY\b|ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b)",
-    re.IGNORECASE | re.DOTALL,
-)
-# Those pg_stat_progress_create_index reports on.
-_REPORTS_INDEX_PROGRESS = re.compile(r"^(?:CREATE\s+(?:UNIQUE\s+)?INDEX|REINDEX)\b", re.IGNORECASE)
-# The relation a statement locks first, for "waited for a lock on ..." messages.
-_TARGET = re.compile(
-    r"^(?:ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?|LOCK(?:\s+TABLE)?(?:\s+ONLY)?"
-    r"|UPDATE(?:\s+ONLY)?|DELETE\s+FROM(?:\s+ONLY)?|INSERT\s+INTO|TRUNCATE(?:\s+TABLE)?"
-    r"|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON(?:\s+ONLY)?"
-    r"|COMMENT\s+ON\s+(?:TABLE|COLUMN))\s+(?P<name>(?:\"[^\"]+\"|[\w$]+)"
-    r"(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
-    re.IGNORECASE | re.DOTALL,
-)
 
 Progress = Callable[[str], None]
-
-# Lock modes a statement takes that make writers (ROW EXCLUSIVE) queue behind
-# it, and the modes held by others that make it wait (PostgreSQL's conflict table).
-_CONFLICTING = {
-    "ShareLock": (
-        "RowExclusiveLock",
-        "ShareUpdateExclusiveLock",
-        "ShareRowExclusiveLock",
-        "ExclusiveLock",
-        "AccessExclusiveLock",
-    ),
-    "ShareRowExclusiveLock": (
-        "RowExclusiveLock",
-        "ShareUpdateExclusiveLock",
-        "ShareLock",
-        "ShareRowExclusiveLock",
-        "ExclusiveLock",
-        "AccessExclusiveLock",
-    ),
-    "AccessExclusiveLock": (
-        "AccessShareLock",
-        "RowShareLock",
-        "RowExclusiveLock",
-        "ShareUpdateExclusiveLock",
-        "ShareLock",
-        "ShareRowExclusiveLock",
-        "ExclusiveLock",
-        "AccessExclusiveLock",
-    ),
-}
-_VALIDATE_ONLY = re.compile(
-    r"^ALTER\s+TABLE\b[^;]*?\s+VALIDATE\s+CONSTRAINT\s+(?:\"[^\"]+\"|[\w$]+)$", re.I | re.S
-)
-_FOREIGN_KEY_ONLY = re.compile(
-    r"^ALTER\s+TABLE\b[^,]*?\bADD\s+(?:CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b[^,]*$",
-    re.I | re.S,
-)
-_PLAIN_INDEX = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY\b)", re.I)
-_EXCLUSIVE = re.compile(r"^(?:ALTER\s+TABLE|DROP\s+TABLE|TRUNCATE)\b", re.I)
-
-
-def writer_blocking_mode(text: str) -> str | None:
-    """Return the lock mode ``text`` takes on its table if writers would queue behind
-    it (``ShareLock`` and stronger), else ``None``."""
-    if _PLAIN_INDEX.match(text):
-        return "ShareLock"
-    if _VALIDATE_ONLY.match(text):
-        return None
-    if _FOREIGN_KEY_ONLY.match(text):
-        return "ShareRowExclusiveLock"
-    if _EXCLUSIVE.match(text):
-        return "AccessExclusiveLock"
-    return None
 
 
 class _WouldQueue(Exception):
     """Taking the lock now would queue behind a long transaction, and writers behind us."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Holder:
-    """A session holding a lock on a table a statement is about to lock."""
-
-    relation: str
-    pid: int
-    mode: str
-    state: str
-    application: str
-    age: float
-    autovacuum: bool
-    wraparound: bool
-
-    def describe(self) -> str:
-        if self.autovacuum:
-            kind = "anti-wraparound autovacuum" if self.wraparound else "autovacuum"
-            return f"{kind} pid {self.pid} ({self.mode} on {self.relation})"
-        who = f"{self.application}, " if self.application else ""
-        return (
-            f"pid {self.pid} ({who}{self.state} for {self.age:.1f}s, holds {self.mode} on "
-            f"{self.relation})"
-        )
-
-
-def queue_budget(retries: int) -> float:
-    """Return how long a statement may wait for long transactions to end: as long as
-    its ``retries`` would back off in all (55.75 s for 10)."""
-    return sum(min(RETRY_BASE_DELAY * 2.0**attempt, RETRY_MAX_DELAY) for attempt in range(retries))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,41 +53,8 @@ class _Run:
     deadline: float  # until when it may wait for long transactions to end
 
 
-def sqlstate(exc: BaseException) -> str | None:
-    """Return the SQLSTATE of a database error (Django wraps psycopg's in ``__cause__``)."""
-    for candidate in (exc, exc.__cause__):
-        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if state:
-            return str(state)
-    return None
-
-
-def original_error(exc: BaseException) -> BaseException:
-    """Return the first database error of the chain ``exc`` ended.
-
-    With ``DEBUG = True``, Django 4.2 logs a failed query by opening a cursor
-    on the same connection; when the connection died, that raises "the
-    connection is closed" on top of the server's own message, which we want.
-    """
-    found = exc
-    seen = {id(exc)}
-    context = exc.__context__
-    while context is not None and id(context) not in seen:
-        seen.add(id(context))
-        if isinstance(context, DatabaseError):
-            found = context
-        context = context.__context__
-    return found
-
-
-def _message(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def backoff(attempt: int) -> float:
-    """Return the delay before retry ``attempt`` (0-based): exponential, with jitter."""
-    delay: float = min(RETRY_BASE_DELAY * 2.0**attempt, RETRY_MAX_DELAY)
-    return delay * random.uniform(0.5, 1.5)
+def _label(script: Script, statement: Statement) -> str:
+    return f"{script.id}: line {statement.line}"
 
 
 class ScriptExecutor:
@@ -209,7 +71,7 @@ class ScriptExecutor:
         self.using = using
         self.progress: Progress = progress or (lambda message: None)
         self.recorder = Recorder(using)
-        self._may_cancel_autovacuum = True
+        self.discipline = LockDiscipline(using, self.progress)
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
@@ -276,195 +138,30 @@ class ScriptExecutor:
             **extra,  # type: ignore[arg-type]
         )
 
-    @contextmanager
-    def _timeouts(self, lock_timeout: str, statement_timeout: str, local: bool) -> Iterator[None]:
-        """Set the timeouts for the block: ``SET LOCAL`` in a transaction, else for the
-        session, restored afterwards."""
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'),"
-                " set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
-                [lock_timeout, local, statement_timeout, local],
-            )
-            row = cursor.fetchone()
-        assert row is not None
-        try:
-            yield
-        finally:
-            if not local and self.connection.connection is not None and self._usable():
-                with self.connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT set_config('lock_timeout', %s, false), "
-                        "set_config('statement_timeout', %s, false)",
-                        [row[0], row[1]],
-                    )
-
-    def _lost(self, error: BaseException) -> bool:
-        """Whether ``error`` ended the session (server shut down, backend terminated)."""
-        state = sqlstate(error) or ""
-        raw = self.connection.connection
-        return (
-            state.startswith("08")
-            or state in ("57P01", "57P02", "57P03")
-            or raw is None
-            or bool(getattr(raw, "closed", False))
-        )
-
     def _usable(self) -> bool:
-        try:
-            return bool(self.connection.is_usable())
-        except Exception:
-            return False
-
-    def _describe_lock_wait(self, statement: Statement) -> str:
-        """Name the relation ``statement`` waited for, and who holds locks on it."""
-        match = _TARGET.match(statement.text)
-        if match is None:
-            return "a lock"
-        name = match.group("name")
-        try:
-            with self.connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT DISTINCT l.pid, l.mode, coalesce(a.application_name, ''),"
-                    " coalesce(a.state, '') FROM pg_locks l"
-                    " JOIN pg_stat_activity a ON a.pid = l.pid"
-                    " WHERE l.relation = to_regclass(%s) AND l.granted"
-                    " AND l.pid <> pg_backend_pid() ORDER BY l.pid",
-                    [name],
-                )
-                holders = cursor.fetchall()
-        except DatabaseError:
-            holders = []
-        if not holders:
-            return f"a lock on relation {name}"
-        described = "; ".join(
-            f"pid {pid} holds {mode}" + (f" ({app}, {state})" if app else f" ({state})")
-            for pid, mode, app, state in holders[:3]
-        )
-        return f"a lock on relation {name}, held by {described}"
-
-    def _in_the_way(self, statement: Statement, lock_timeout: str) -> list[_Holder]:
-        """Return who holds a lock on ``statement``'s table that it would queue behind
-        for long: transactions open for longer than ``lock_timeout``, and autovacuum.
-
-        Queuing behind them makes every writer queue behind us for up to
-        ``lock_timeout``, most likely for nothing.
-        """
-        mode = writer_blocking_mode(statement.text)
-        match = _TARGET.match(statement.text) if mode else None
-        if mode is None or match is None or seconds(lock_timeout) <= 0:
-            return []
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT l.pid, l.mode, coalesce(a.state, ''), coalesce(a.application_name, ''),"
-                " coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0),"
-                " a.backend_type = 'autovacuum worker',"
-                " coalesce(a.query LIKE '%%to prevent wraparound%%', false)"
-                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'relation' AND l.relation = to_regclass(%s) AND l.granted"
-                " AND l.pid <> pg_backend_pid() AND l.mode = ANY (%s)"
-                " AND (a.xact_start < clock_timestamp() - make_interval(secs => %s)"
-                " OR a.backend_type = 'autovacuum worker')"
-                " ORDER BY a.xact_start",
-                [match.group("name"), list(_CONFLICTING[mode]), seconds(lock_timeout)],
-            )
-            return [_Holder(match.group("name"), *row) for row in cursor.fetchall()]
-
-    def _check_queue(self, statement: Statement, lock_timeout: str) -> None:
-        """Raise :class:`_WouldQueue` if ``statement`` would queue behind a long holder."""
-        if self._in_the_way(statement, lock_timeout):
-            raise _WouldQueue()
-
-    def _cancel_autovacuum(self, holders: list[_Holder]) -> bool:
-        """Cancel the (non-wraparound) autovacuum workers in ``holders``; return whether
-        it was allowed."""
-        try:
-            with self.connection.cursor() as cursor:
-                for holder in holders:
-                    cursor.execute("SELECT pg_cancel_backend(%s)", [holder.pid])
-        except DatabaseError as exc:
-            self._may_cancel_autovacuum = False
-            self.progress(
-                f"  could not cancel autovacuum pid {holders[0].pid} ({_message(exc)}); waiting "
-                "for it instead"
-            )
-            return False
-        return True
+        return usable(self.connection)
 
     def _clear_the_way(
         self, script: Script, statement: Statement, lock_timeout: str, deadline: float
     ) -> str | None:
-        """Wait, without queuing for the lock, until nobody holds ``statement``'s table
-        for long; return the holders still there at ``deadline``, else ``None``.
-
-        A plain autovacuum is cancelled at once: PostgreSQL cancels it anyway
-        when a lock request has waited ``deadlock_timeout`` behind it, but every
-        writer would queue behind that wait. Anything else is waited for,
-        polling ``pg_locks``, which blocks nobody.
-        """
-        reported = 0.0
-        while holders := self._in_the_way(statement, lock_timeout):
-            described = "; ".join(holder.describe() for holder in holders[:3])
-            vacuums = [h for h in holders if h.autovacuum and not h.wraparound]
-            if (
-                len(vacuums) == len(holders)
-                and self._may_cancel_autovacuum
-                and self._cancel_autovacuum(vacuums)
-            ):
-                self.progress(
-                    f"  {script.id}: line {statement.line} cancelled {described}: "
-                    "autovacuum gives way to a waiting lock anyway, and cancelling it now "
-                    "spares the writers that would queue meanwhile"
-                )
-                time.sleep(QUEUE_POLL_SECONDS)
-                continue
-            now = time.monotonic()
-            if now >= deadline:
-                return described
-            if now - reported >= QUEUE_REPORT_SECONDS:
-                self.progress(
-                    f"  {script.id}: line {statement.line} waits for {described} to end before "
-                    f"taking its lock; not queuing, so writers are not blocked (up to "
-                    f"{deadline - now:.0f}s more)"
-                )
-                reported = now
-            time.sleep(QUEUE_POLL_SECONDS)
-        return None
-
-    def _pause_before_retry(
-        self,
-        script: Script,
-        statement: Statement,
-        lock_timeout: str,
-        waited: str,
-        attempt: int,
-        retries: int,
-        what_happened: str,
-    ) -> None:
-        """Report a lock wait and sleep before retry ``attempt`` (1-based)."""
-        delay = backoff(attempt - 1)
-        self.progress(
-            f"  {script.id}: line {statement.line} waited {lock_timeout} for {waited}; "
-            f"{what_happened}retry {attempt}/{retries} in {delay:.1f}s"
+        return self.discipline.clear_the_way(
+            _label(script, statement), statement.text, lock_timeout, deadline
         )
-        time.sleep(delay)
 
     def _queue_failure(
         self, script: Script, section: Section, statement: Statement, holders: str, waited: float
     ) -> str:
         return (
-            f"{script.id} failed at {section.path}:{statement.line}: waited {waited:.0f}s for "
-            f"{holders} to end. Queuing behind it for the lock would have blocked every writer "
-            "of the table. Run it once that transaction ends (or end it: SELECT "
-            "pg_terminate_backend(pid)), or raise retries in the script's header (the wait "
-            "lasts as long as the retries' backoff in all)."
+            f"{script.id} failed at {section.path}:{statement.line}: "
+            f"{queue_failure(holders, waited)}, or raise retries in the script's header (the "
+            "wait lasts as long as the retries' backoff in all)."
         )
 
     def _failure_message(
         self, script: Script, section: Section, statement: Statement | None, exc: BaseException
     ) -> str:
         where = f"{section.path}:{statement.line}" if statement else str(section.path)
-        return f"{script.id} failed at {where}: {_message(exc)}"
+        return f"{script.id} failed at {where}: {first_line(exc)}"
 
     def _failed(
         self,
@@ -494,7 +191,7 @@ class ScriptExecutor:
             )
         except DatabaseError as exc:
             return ScriptFailed(
-                f"{message} The failure could not be recorded ({_message(exc)}); run manage.py "
+                f"{message} The failure could not be recorded ({first_line(exc)}); run manage.py "
                 "schemaops status once the database is back."
             )
         return ScriptFailed(message)
@@ -527,13 +224,15 @@ class ScriptExecutor:
             try:
                 with transaction.atomic(using=self.using):
                     with (
-                        self._timeouts(lock_timeout, statement_timeout, local=True),
+                        timeouts(self.connection, lock_timeout, statement_timeout, local=True),
                         self.connection.cursor() as cursor,
                     ):
                         try:
                             for current in section.statements:
-                                if watch_queue:
-                                    self._check_queue(current, lock_timeout)
+                                if watch_queue and self.discipline.would_queue(
+                                    current.text, lock_timeout
+                                ):
+                                    raise _WouldQueue()
                                 cursor.execute(current.text)
                         except DatabaseError as exc:
                             statement_error = original_error(exc)
@@ -559,13 +258,12 @@ class ScriptExecutor:
             except DatabaseError as raised:
                 failure = statement_error or raised
                 duration_ms = int((time.monotonic() - start) * 1000)
-                if sqlstate(failure) == LOCK_NOT_AVAILABLE and current is not None:
-                    waited = self._describe_lock_wait(current)
+                if is_lock_timeout(failure) and current is not None:
+                    waited = self.discipline.describe_lock_wait(current.text)
                     if attempt < retries:
                         attempt += 1
-                        self._pause_before_retry(
-                            script,
-                            current,
+                        self.discipline.pause_before_retry(
+                            _label(script, current),
                             lock_timeout,
                             waited,
                             attempt,
@@ -581,7 +279,9 @@ class ScriptExecutor:
                     )
                 else:
                     lost = (
-                        " The connection to the database was lost." if self._lost(failure) else ""
+                        " The connection to the database was lost."
+                        if session_lost(self.connection, failure)
+                        else ""
                     )
                     message = self._failure_message(script, section, current, failure) + (
                         f".{lost} Nothing of it was kept (the transaction rolled back)."
@@ -589,22 +289,6 @@ class ScriptExecutor:
                 raise self._failed(
                     script, section, direction, started_at, duration_ms, current, message
                 ) from failure
-
-    def _drop_invalid_index(self, name: str) -> bool:
-        """Drop index ``name`` if it exists and is INVALID; return whether one was dropped."""
-        with self.connection.cursor() as cursor:
-            # PostgreSQL quotes the name itself (regclass output), so the
-            # DROP names exactly the index the catalog found.
-            cursor.execute(
-                "SELECT i.indexrelid::regclass::text FROM pg_index i"
-                " WHERE i.indexrelid = to_regclass(%s) AND NOT i.indisvalid",
-                [name],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                return False
-            cursor.execute("DROP INDEX CONCURRENTLY IF EXISTS " + row[0])
-        return True
 
     def _run_autocommit(
         self, script: Script, section: Section, direction: str, outcome: str
@@ -625,12 +309,12 @@ class ScriptExecutor:
             retries,
             deadline,
         )
-        with self._timeouts(lock_timeout, statement_timeout, local=False):
+        with timeouts(self.connection, lock_timeout, statement_timeout, local=False):
             for index, statement in enumerate(section.statements):
                 batch = section.batches.get(index)
                 if batch is not None:
                     self._run_batched(run, statement, batch)
-                elif _CONCURRENTLY.match(statement.text):
+                elif classify.is_concurrently(statement.text):
                     self._run_concurrently(run, statement)
                 else:
                     self._run_statement(run, statement, statement.text)
@@ -649,18 +333,11 @@ class ScriptExecutor:
             conf.concurrent_lock_timeout()
         )
         concurrent = dataclasses.replace(run, lock_timeout=budget)
-        builds_index = _REPORTS_INDEX_PROGRESS.match(statement.text) is not None
-        with self._timeouts(budget, run.statement_timeout, local=False):
-            if not builds_index:
-                self._run_statement(concurrent, statement, statement.text)
-                return
-            with self.connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                row = cursor.fetchone()
-            assert row is not None
-            label = f"{run.script.id}: line {statement.line}"
-            with IndexBuildProgress(self.using, int(row[0]), label, self.progress):
-                self._run_statement(concurrent, statement, statement.text)
+        with (
+            timeouts(self.connection, budget, run.statement_timeout, local=False),
+            self.discipline.index_build_progress(_label(run.script, statement), statement.text),
+        ):
+            self._run_statement(concurrent, statement, statement.text)
 
     def _batch_key(self, run: _Run, statement: Statement, batch: Batch) -> tuple[str, str]:
         """Return the batched table (as PostgreSQL quotes it) and its integer key column."""
@@ -782,14 +459,14 @@ class ScriptExecutor:
         dropped before each attempt and after a failure, or named in the error.
         """
         script, section = run.script, run.section
-        index = _CONCURRENT_INDEX.match(statement.text)
+        index = classify.concurrent_index(statement.text)
         attempt = 0
         while True:
-            if index and self._drop_invalid_index(index.group("name")):
+            dropped = self.discipline.drop_invalid_index(statement.text)
+            if dropped:
                 # Left by an earlier failed or killed build; IF NOT EXISTS would keep it.
                 self.progress(
-                    f"  {script.id}: dropped INVALID index {index.group('name')} left by an "
-                    "earlier build"
+                    f"  {script.id}: dropped INVALID index {dropped} left by an earlier build"
                 )
             blocked = self._clear_the_way(script, statement, run.lock_timeout, run.deadline)
             if blocked is not None:
@@ -807,24 +484,24 @@ class ScriptExecutor:
                     return max(int(cursor.rowcount), 0)
             except DatabaseError as exc:
                 failure = original_error(exc)
-            usable = self._usable()
+            alive = self._usable()
             leftover = ""
-            if index and usable:
+            if index and alive:
                 try:
-                    if self._drop_invalid_index(index.group("name")):
-                        leftover = f" The INVALID index {index.group('name')} it left was dropped."
+                    if self.discipline.drop_invalid_index(statement.text):
+                        leftover = f" The INVALID index {index} it left was dropped."
                 except DatabaseError as drop_error:
                     leftover = (
-                        f" It left the INVALID index {index.group('name')}, which could not be "
-                        f"dropped ({_message(drop_error)}): DROP INDEX CONCURRENTLY "
-                        f"{index.group('name')};"
+                        f" It left the INVALID index {index}, which could not be "
+                        f"dropped ({first_line(drop_error)}): DROP INDEX CONCURRENTLY "
+                        f"{index};"
                     )
-            if usable and sqlstate(failure) == LOCK_NOT_AVAILABLE:
-                waited = self._describe_lock_wait(statement)
+            if alive and is_lock_timeout(failure):
+                waited = self.discipline.describe_lock_wait(statement.text)
                 if attempt < run.retries:
                     attempt += 1
-                    self._pause_before_retry(
-                        script, statement, run.lock_timeout, waited, attempt, run.retries, ""
+                    self.discipline.pause_before_retry(
+                        _label(script, statement), run.lock_timeout, waited, attempt, run.retries
                     )
                     continue
                 message = (
@@ -839,7 +516,7 @@ class ScriptExecutor:
                         f":{statement.line}: ", f":{statement.line}{where}: ", 1
                     )
                 message += "."
-            if not usable or self._lost(failure):
+            if not alive or session_lost(self.connection, failure):
                 message += " The connection to the database was lost."
             message += " The statements before this one stayed applied (non-atomic script)."
             message += kept + leftover

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from schemaops import statements
 from schemaops.exceptions import ScriptError
+from schemaops.locking.timeouts import DURATION, seconds
 
 SCRIPTS_FOLDER = "sqlmigrations"
 
@@ -77,8 +78,6 @@ _BATCH_TARGET = re.compile(
     re.IGNORECASE,
 )
 _PLACEHOLDER = re.compile(r"(?<!:):batch_(?:start|end)\b")
-_DURATION = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
-_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,7 +299,7 @@ def _header_directives(path: Path, found: list[tuple[int, dict[str, str]]]) -> D
                         )
                     depends.append(dependency)
             elif key in ("lock_timeout", "statement_timeout", "concurrent_lock_timeout"):
-                if not _DURATION.match(value):
+                if not DURATION.match(value):
                     raise ScriptError(
                         f"{path}:{line}: {key}={value!r} is not a duration; write e.g. 500ms, "
                         "5s or 2min."
@@ -372,15 +371,6 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
     )
 
 
-def seconds(value: str) -> float:
-    """Return a duration such as ``500ms``, ``2s`` or ``1min`` in seconds (bare numbers
-    are milliseconds, as PostgreSQL reads ``lock_timeout``)."""
-    match = _DURATION.match(value.strip())
-    if match is None:
-        raise ValueError(f"{value!r} is not a duration")
-    return float(match.group("number")) * _SECONDS[match.group("unit") or "ms"]
-
-
 def _batch(path: Path, line: int, options: str, statement: statements.Statement) -> Batch:
     """Read the options of a batch directive at ``line`` for ``statement``."""
     values = _parse_directive(path, line, options, BATCH_OPTIONS, "batch option")
@@ -388,7 +378,7 @@ def _batch(path: Path, line: int, options: str, statement: statements.Statement)
     if not size.isdigit() or int(size) < 1:
         raise ScriptError(f"{path}:{line}: batch size={size!r} must be a whole number above 0.")
     pause = values.get("pause", "0")
-    if not _DURATION.match(pause):
+    if not DURATION.match(pause):
         raise ScriptError(
             f"{path}:{line}: batch pause={pause!r} is not a duration; write e.g. 100ms or 1s."
         )
