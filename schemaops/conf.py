@@ -84,6 +84,34 @@ def allow_changed() -> bool:
     return bool(_get("ALLOW_CHANGED", False))
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def parse_size(value: object) -> int:
+    """Read a size: a number of bytes, or a text such as ``"1MB"`` or ``"512kB"``.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value).strip().lower().replace(" ", "")
+    number = text.rstrip("kmgb")
+    unit = text[len(number) :]
+    if not number.replace(".", "", 1).isdigit() or unit not in _SIZE_UNITS:
+        raise ValueError(f"{value!r} is not a size; write e.g. '1MB', '512kB' or 0")
+    return int(float(number) * _SIZE_UNITS[unit])
+
+
+def small_table_size() -> int:
+    """``SMALL_TABLE_SIZE``: the migrate gate reports a lock-heavy finding (a plain
+    ``CREATE INDEX``, a scan or rewrite under lock) on a table of at most this size,
+    indexes included, as a warning, not an error: its lock lasts milliseconds.
+    ``0`` turns this off. Default: ``"1MB"`` (about 10,000 narrow rows; measured in
+    ``bench/small_tables.py``)."""
+    return parse_size(_get("SMALL_TABLE_SIZE", "1MB"))
+
+
 def lint() -> object:
     """``LINT``: the linter's ``select``, ``ignore`` and ``pg_version``, as in
     ``[tool.schemaops.lint]``. Default: ``{}`` (every rule; the server's version, else 14)."""

@@ -49,3 +49,12 @@ class RunLockTimeout(SchemaOpsError, TimeoutError):
 
 class LintRefused(SchemaOpsError):
     """Pending scripts have unsuppressed error-level lint findings; nothing ran."""
+
+
+class MigrationFailed(SchemaOpsError):
+    """A Django migration could not take its locks within its budget, or failed; the
+    message says what was kept."""
+
+
+class PolicyError(SchemaOpsError, ValueError):
+    """A migration's ``schemaops = {...}`` lock policy names an unknown key or a bad value."""

@@ -26,7 +26,13 @@ def applied(version: str) -> bool:
 
 @pytest.fixture
 def big_table(scripts: ScriptFolder) -> ScriptFolder:
-    scripts.write("0001_table.sql", "CREATE TABLE events (id bigint, kind text, at timestamptz);")
+    # Big enough (about 2.5 MB) that a blocking statement on it is an error, not a
+    # warning about a small table.
+    scripts.write(
+        "0001_table.sql",
+        "CREATE TABLE events (id bigint, kind text, at timestamptz);\n"
+        "INSERT INTO events SELECT g, md5(g::text), now() FROM generate_series(1, 30000) g;",
+    )
     scripts.run("migrate")
     return scripts
 

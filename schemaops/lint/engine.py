@@ -31,6 +31,8 @@ class Finding:
     column: int
     message: str
     hint: str
+    table: str = ""
+    """The table the finding's statement locks, where known (the gate reads its size)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +97,7 @@ def lint_statements(
                         column,
                         message,
                         rule.hint_for(context.django),
+                        modelled.table,
                     )
                 )
         context.after(modelled)

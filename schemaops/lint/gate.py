@@ -1,48 +1,45 @@
-"""The migrate gate: pending scripts with error findings do not run."""
+"""The migrate gate: what a deploy would apply, linted against the database's facts.
+
+An unsuppressed error finding in a pending script or a pending Django
+migration refuses the run before the first step of either tier. The gate does
+not cry wolf: tables created earlier in the same deploy are new, and a
+lock-heavy finding on a table smaller than ``SCHEMAOPS["SMALL_TABLE_SIZE"]`` is
+a warning (its lock lasts milliseconds; ``bench/small_tables.py`` measures it).
+"""
 
 from __future__ import annotations
 
-import re
+import dataclasses
+from collections.abc import Iterable
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
 
+from schemaops import conf
 from schemaops.exceptions import LintRefused
 from schemaops.lint import config as config_module
-from schemaops.lint import rules
+from schemaops.lint import database, rules
 from schemaops.lint.config import LintConfig
-from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_script
 from schemaops.scripts.loader import Script
 
-_CHECK_NOT_NULL = re.compile(r'^CHECK \(\(?"?(?P<column>[\w$]+)"? IS NOT NULL\)?\)$', re.I)
-
-
-def server_version(using: str = DEFAULT_DB_ALIAS) -> int:
-    """The major version of the PostgreSQL server behind ``using``."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
-        row = cursor.fetchone()
-    return int(row[0]) if row else DEFAULT_PG_VERSION
-
-
-def database_context(using: str = DEFAULT_DB_ALIAS, pg_version: int | None = None) -> LintContext:
-    """Return a context with the facts of database ``using``: its PostgreSQL version
-    (unless ``pg_version`` is given), and the validated ``CHECK (col IS NOT NULL)``
-    constraints it already has. Pending units run in one deploy, so a table one of
-    them creates is still new in the next."""
-    if pg_version is None:
-        pg_version = server_version(using)
-    context = LintContext(pg_version=pg_version, carry_created=True)
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT c.conrelid::regclass::text, pg_get_constraintdef(c.oid) FROM pg_constraint c"
-            " WHERE c.contype = 'c' AND c.convalidated"
-        )
-        for table, definition in cursor.fetchall():
-            match = _CHECK_NOT_NULL.match(definition)
-            if match:
-                context.validated_not_null.add((table, match.group("column").lower()))
-    return context
+# Rules whose harm is how long the lock is held, which grows with the table: on
+# a small table the statement is over before a writer notices. (Findings about
+# code that breaks, a dropped column say, stay errors whatever the size.)
+LOCK_RULES = frozenset(
+    {
+        "require-concurrent-index-creation",
+        "require-concurrent-index-deletion",
+        "require-concurrent-reindex",
+        "adding-not-nullable-field",
+        "adding-field-with-default",
+        "constraint-missing-not-valid",
+        "adding-foreign-key-constraint",
+        "disallowed-unique-constraint",
+        "adding-serial-primary-key-field",
+        "changing-column-type",
+    }
+)
 
 
 def lint_pending(
@@ -51,23 +48,108 @@ def lint_pending(
     """Lint ``scripts`` (pending, in run order) as one sequence against ``using``'s
     facts, keeping the findings of the rules ``config`` (default: the settings) enables."""
     config = config_module.from_settings() if config is None else config
-    context = database_context(using, config.pg_version)
+    context = database.database_context(using, config.pg_version)
     findings: list[Finding] = []
     for script in scripts:
         findings.extend(lint_script(script, context))
     return config.keep(findings)
 
 
-def check(using: str, scripts: list[Script]) -> list[Finding]:
-    """Raise :class:`LintRefused` if a pending script has an error finding; return the
-    warnings otherwise."""
-    findings = lint_pending(using, scripts)
+def lint_deploy(
+    using: str,
+    scripts: list[Script],
+    *,
+    migrations: bool = True,
+    app_labels: set[str] | None = None,
+    config: LintConfig | None = None,
+) -> list[Finding]:
+    """Lint what a deploy applies: the pending Django migrations (of ``app_labels``,
+    every app when None), then ``scripts``, as one sequence against ``using``'s facts;
+    lock-heavy findings on small tables softened to warnings."""
+    from schemaops.lint.migrations import MigrationLinter  # imports the gate's facts
+
+    config = config_module.from_settings() if config is None else config
+    context = database.database_context(using, config.pg_version)
+    findings: list[Finding] = []
+    if migrations:
+        loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+        applied = set(loader.applied_migrations or {})
+        if any(key not in applied for key in loader.graph.nodes):
+            linter = MigrationLinter(config, using=using, facts=context)
+            findings.extend(linter.lint(loader, app_labels, applied).findings)
+        context.django = False
+    for script in scripts:
+        findings.extend(config.keep(lint_script(script, context)))
+    return soften_small_tables(using, findings)
+
+
+def soften_small_tables(
+    using: str, findings: list[Finding], limit: int | None = None
+) -> list[Finding]:
+    """Turn the lock-heavy error findings on tables of at most ``limit`` bytes (default
+    ``SMALL_TABLE_SIZE``) into warnings that say why."""
+    limit = conf.small_table_size() if limit is None else limit
+    candidates = {
+        f.table for f in findings if f.severity == rules.ERROR and f.rule in LOCK_RULES and f.table
+    }
+    if limit <= 0 or not candidates:
+        return findings
+    sizes = database.table_sizes(using, candidates)
+    result = []
+    for finding in findings:
+        size = sizes.get(finding.table)
+        if finding.severity == rules.ERROR and finding.rule in LOCK_RULES and size is not None:
+            rows, size_bytes = size
+            if size_bytes <= limit:
+                finding = dataclasses.replace(
+                    finding,
+                    severity=rules.WARNING,
+                    message=f"{finding.message} [a warning here: {finding.table} is small "
+                    f"(~{rows:,} rows, {_kib(size_bytes)}), so its lock is brief; "
+                    f"SMALL_TABLE_SIZE is {_kib(limit)}]",
+                )
+        result.append(finding)
+    return result
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} kB"
+
+
+def check(
+    using: str,
+    scripts: list[Script],
+    *,
+    migrations: bool = True,
+    app_labels: set[str] | None = None,
+) -> list[Finding]:
+    """Raise :class:`LintRefused` if what the deploy applies has an error finding;
+    return the warnings otherwise."""
+    findings = lint_deploy(using, scripts, migrations=migrations, app_labels=app_labels)
     errors = [f for f in findings if f.severity == rules.ERROR]
     if errors:
-        listed = "\n".join(str(f) for f in errors)
-        raise LintRefused(
-            f"{listed}\n{len(errors)} lint error(s) in pending scripts: nothing was applied. "
-            "Rewrite the statement as the hint says, suppress it with -- schemaops: "
-            'ignore=RULE reason="..." on the line above it, or run with --no-lint-gate.'
-        )
+        raise LintRefused(refusal(errors))
     return findings
+
+
+def refusal(errors: Iterable[Finding]) -> str:
+    """The message of a refused run: every error, and what to do."""
+    errors = list(errors)
+    in_scripts = any(f.path.endswith(".sql") for f in errors)
+    in_migrations = any(f.path.endswith(".py") for f in errors)
+    where = (
+        "pending scripts and migrations"
+        if in_scripts and in_migrations
+        else ("pending migrations" if in_migrations else "pending scripts")
+    )
+    listed = "\n".join(str(f) for f in errors)
+    suppress = []
+    if in_scripts:
+        suppress.append('in a script, -- schemaops: ignore=RULE reason="..." on the line above it')
+    if in_migrations:
+        suppress.append('in a migration, schemaops_lint_ignore = {"RULE": "reason"} on its class')
+    return (
+        f"{listed}\n{len(errors)} lint error(s) in {where}: nothing was applied. Rewrite the "
+        f"statement as the hint says, suppress it ({'; '.join(suppress)}), or run with "
+        "--no-lint-gate."
+    )

@@ -38,8 +38,8 @@ from schemaops import statements
 from schemaops.lint import rules
 from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
+from schemaops.lint.database import database_context
 from schemaops.lint.engine import Finding, lint_statements
-from schemaops.lint.gate import database_context
 from schemaops.scripts.loader import display
 
 MigrationKey = tuple[str, str]
@@ -263,7 +263,11 @@ class _Unit:
     context: LintContext
     connection: BaseDatabaseWrapper
     created: set[str] = dataclasses.field(default_factory=set)
-    found: list[tuple[str, tuple[int, ...], str, str]] = dataclasses.field(default_factory=list)
+    found: list[tuple[str, tuple[int, ...], str, str, str]] = dataclasses.field(
+        default_factory=list
+    )
+    # The table of the operation being judged, once _existing found its model.
+    current_table: str = ""
     sql_findings: list[Finding] = dataclasses.field(default_factory=list)
 
     @property
@@ -339,6 +343,7 @@ class MigrationLinter:
     def _operation(
         self, unit: _Unit, operation: Operation, state: ProjectState, path: tuple[int, ...]
     ) -> None:
+        unit.current_table = ""
         if isinstance(operation, _DDL_ON_A_MODEL) and unit.context.in_transaction:
             # A later RunSQL backfill in this transaction holds this DDL's lock.
             name = getattr(operation, "model_name", None) or getattr(operation, "name", "")
@@ -390,10 +395,10 @@ class MigrationLinter:
     ) -> None:
         """Record a finding of ``rule`` at the operation at ``path``; ``message``
         replaces the rule's where the SQL wording would mislead."""
-        unit.found.append((rule, path, detail, message))
+        unit.found.append((rule, path, detail, message, unit.current_table))
 
     def _op_findings(self, unit: _Unit) -> Iterator[Finding]:
-        for name, path, detail, own_message in unit.found:
+        for name, path, detail, own_message, table in unit.found:
             rule = rules.RULES[name]
             line, column = unit.source.operation(path)
             message = own_message or rule.message
@@ -406,6 +411,7 @@ class MigrationLinter:
                 column,
                 message,
                 rule.hint_for(True),
+                table,
             )
 
     def _suppress(self, unit: _Unit, findings: list[Finding]) -> list[Finding]:
@@ -463,6 +469,10 @@ class MigrationLinter:
             or model.options.get("proxy")
         ):
             return None
+        table = self._table(unit.app_label, model)
+        if unit.context.carry_created and unit.context.created_here(table):
+            return None  # created by an earlier migration of this deploy: new and empty
+        unit.current_table = table
         return model
 
     @staticmethod

@@ -10,7 +10,7 @@ from django.apps import apps
 from schemaops.cli import options_config
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import config as config_module
-from schemaops.lint import gate, report
+from schemaops.lint import database, gate, report
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_script
 from schemaops.lint.migrations import lint_migrations
@@ -84,7 +84,7 @@ def lint_project(
     chosen = [loc for loc in locations if labels is None or loc.name in labels]
     pg_version = config.pg_version
     if pending and pg_version is None:
-        pg_version = gate.server_version(using)
+        pg_version = database.server_version(using)
 
     findings: list[Finding] = []
     scripts = 0

@@ -3,6 +3,7 @@ tier's migration guard do before, around and after a statement that takes a lock
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,27 @@ Progress = Callable[[str], None]
 # Waiting for a long transaction to end: how often pg_locks is read, and the wait reported.
 QUEUE_POLL_SECONDS = 0.1
 QUEUE_REPORT_SECONDS = 10.0
+
+
+_governing = threading.local()
+
+
+@contextmanager
+def governing(using: str) -> Iterator[None]:
+    """Mark the block as applying the discipline itself on database ``using`` (a script
+    run by ``RunScript`` inside a Django migration): the Django tier's guard lets its
+    statements through as they are."""
+    held: dict[str, int] = _governing.__dict__.setdefault("held", {})
+    held[using] = held.get(using, 0) + 1
+    try:
+        yield
+    finally:
+        held[using] -= 1
+
+
+def governed(using: str) -> bool:
+    """Whether a block of :func:`governing` is running on ``using`` in this thread."""
+    return bool(_governing.__dict__.get("held", {}).get(using))
 
 
 class LockDiscipline:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from schemaops import conf
 from schemaops.exceptions import ScriptError, ScriptFailed
 from schemaops.locking import classify
-from schemaops.locking.discipline import LockDiscipline, queue_failure
+from schemaops.locking.discipline import LockDiscipline, governing, queue_failure
 from schemaops.locking.errors import (
     first_line,
     is_lock_timeout,
@@ -103,6 +103,12 @@ class ScriptExecutor:
         )
 
     def _run(self, script: Script, section: Section, direction: str, outcome: str) -> HistoryEntry:
+        with governing(self.using):
+            return self._run_section(script, section, direction, outcome)
+
+    def _run_section(
+        self, script: Script, section: Section, direction: str, outcome: str
+    ) -> HistoryEntry:
         self.recorder.db_user  # noqa: B018 - read while the connection is healthy
         if section.atomic:
             return self._run_atomic(script, section, direction, outcome)

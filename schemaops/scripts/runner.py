@@ -97,10 +97,18 @@ def pending_scripts(
     return ordered
 
 
-def lint_gate(using: str, scripts: list[Script], progress: Progress) -> None:
-    """Refuse ``scripts`` if any has an unsuppressed error-level lint finding
+def lint_gate(
+    using: str,
+    scripts: list[Script],
+    progress: Progress,
+    *,
+    migrations: bool = True,
+    app_labels: set[str] | None = None,
+) -> None:
+    """Refuse the run if ``scripts`` or the pending Django migrations (of ``app_labels``;
+    none when not ``migrations``) have an unsuppressed error-level lint finding
     (:class:`LintRefused`); report the warnings through ``progress``."""
-    for finding in gate.check(using, scripts):
+    for finding in gate.check(using, scripts, migrations=migrations, app_labels=app_labels):
         progress(f"  lint warning: {finding}")
 
 

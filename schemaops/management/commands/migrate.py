@@ -1,30 +1,53 @@
-"""``manage.py migrate``: Django's command, recording each migration in the registry
-and applying pending SQL scripts after Django's migrations."""
+"""``manage.py migrate``: Django's command as the deploy step.
+
+Every check of both tiers runs first (the state of the scripts, their
+dependencies, the lint gate on pending scripts and pending Django migrations);
+then Django's migrations run under the lock discipline
+(:mod:`schemaops.django_tier.execution`), each recorded in the registry with
+its attempts and lock waits; then the pending SQL scripts. All of it under the
+runner lock, so instances started at once apply each step once.
+"""
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any
 
+from django.core import mail
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate as django_migrate
+from django.db import DatabaseError
 from django.db.migrations.migration import Migration
 from django.utils import timezone
 
 from schemaops import conf
+from schemaops.django_tier.execution import MigrationGuard
 from schemaops.exceptions import SchemaOpsError, for_display
+from schemaops.locking.errors import first_line, original_error
 from schemaops.models import Direction, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import plan, runner
+from schemaops.scripts.loader import Script
 from schemaops.scripts.lock import RunnerLock
+
+_HEADING_LINES = (
+    "Operations to perform:",
+    "  Apply all migrations:",
+    "  Target specific migration:",
+)
 
 
 class Command(django_migrate.Command):
     help = (
         django_migrate.Command.help
-        + " Then applies pending schemaops SQL scripts (unless an app label is given, "
-        "--skip-scripts, or SCHEMAOPS['MIGRATE_RUNS_SCRIPTS'] is False), and records every "
-        "migration and script in the schemaops registry."
+        + " First checks both tiers (changed, missing, out-of-order or interrupted scripts, "
+        "unmet depends, the lint gate on pending scripts and migrations): if one refuses, "
+        "nothing runs. Applies Django's migrations under lock_timeout and statement_timeout, "
+        "never queuing behind a long transaction, retrying on lock_timeout; then pending "
+        "schemaops SQL scripts (unless an app label is given, --skip-scripts, or "
+        "SCHEMAOPS['MIGRATE_RUNS_SCRIPTS'] is False). Records every migration and script in "
+        "the schemaops registry. Instances started at once take turns."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,10 +62,15 @@ class Command(django_migrate.Command):
             "--no-lint-gate",
             action="store_false",
             dest="lint_gate",
-            help="Apply pending scripts even if the linter finds errors in them.",
+            help="Apply pending migrations and scripts even if the linter finds errors in them.",
         )
+        # Set by ``schemaops migrate``, which runs the checks itself and calls this
+        # command once per stretch of Django migrations, printing the heading once.
+        parser.add_argument("--schemaops-checked", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--schemaops-no-heading", action="store_true", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = options["verbosity"]  # the lock's progress may print before Django's
         database = options["database"]
         if options.get("plan") or options.get("check_unapplied") or options.get("prune"):
             super().handle(*args, **options)
@@ -51,38 +79,81 @@ class Command(django_migrate.Command):
         self._recorder = Recorder(database)
         self._buffer: list[dict[str, Any]] = []
         self._running: tuple[Migration, Any, float, str] | None = None
-        with RunnerLock(database, conf.lock_wait(), self._progress):
-            try:
-                super().handle(*args, **options)
-            except BaseException as exc:
-                self._record_failure(exc)
-                raise
-            finally:
-                self._flush()
-            run_scripts = (
-                options.get("run_scripts", True)
-                and conf.migrate_runs_scripts()
-                and not options.get("app_label")
+        self._guard = MigrationGuard(database, self._progress)
+        run_scripts = bool(
+            options.get("run_scripts", True)
+            and conf.migrate_runs_scripts()
+            and not options.get("app_label")
+        )
+        if options.get("schemaops_no_heading"):
+            self._hide_heading()
+        try:
+            with RunnerLock(database, conf.lock_wait(), self._progress):
+                scripts = self._check(database, options, run_scripts)
+                self._migrate(*args, **options)
+                if run_scripts:
+                    self._apply_scripts(database, scripts)
+        except SchemaOpsError as exc:
+            raise CommandError(for_display(str(exc))) from exc
+
+    def _check(self, database: str, options: dict[str, Any], run_scripts: bool) -> list[Script]:
+        """Every check of both tiers, before the first step of either; return the
+        scripts the run will apply."""
+        if options.get("schemaops_checked"):
+            return []
+        scripts: list[Script] = []
+        if run_scripts:
+            scripts = runner.pending_scripts(database)
+            runner.check_django_dependencies(database, scripts)
+        if options.get("lint_gate", True) and not _creating_test_database(options):
+            app_label = options.get("app_label")
+            runner.lint_gate(
+                database,
+                scripts,
+                self._progress,
+                migrations=True,
+                app_labels={app_label} if app_label else None,
             )
-            if run_scripts:
-                self._apply_scripts(database, options["verbosity"], options.get("lint_gate", True))
+        return scripts
+
+    def _migrate(self, *args: Any, **options: Any) -> None:
+        """Django's own run, under the guard, every migration recorded."""
+        try:
+            with self._guard.installed():
+                super().handle(*args, **options)
+        except BaseException as exc:
+            self._record_failure(exc)
+            if isinstance(exc, DatabaseError) and self._failed_migration:
+                raise CommandError(self._database_failure(exc)) from exc
+            raise
+        finally:
+            self._flush()
 
     def _progress(self, message: str) -> None:
         if self.verbosity >= 1:
             self.stdout.write(message)
             self.stdout.flush()
 
-    def _apply_scripts(self, database: str, verbosity: int, lint_gate: bool) -> None:
-        try:
-            scripts = runner.pending_scripts(database)
-            runner.check_django_dependencies(database, scripts)
-            if lint_gate:
-                runner.lint_gate(database, scripts, self._progress)
-            if scripts and verbosity >= 1:
-                self.stdout.write(self.style.MIGRATE_HEADING("Running SQL scripts:"))
-            runner.apply_scripts(database, scripts, self._progress)
-        except SchemaOpsError as exc:
-            raise CommandError(for_display(str(exc))) from exc
+    def _hide_heading(self) -> None:
+        """Leave out Django's "Operations to perform" heading: the caller printed it."""
+        write = self.stdout.write
+
+        def filtered(msg: str = "", *args: Any, **kwargs: Any) -> None:
+            if not any(str(msg).startswith(line) for line in _HEADING_LINES):
+                write(msg, *args, **kwargs)
+
+        self.stdout.write = filtered  # type: ignore[method-assign]
+
+    def _apply_scripts(self, database: str, checked: list[Script]) -> None:
+        # Checked before the Django migrations; a RunScript may have applied some since.
+        scripts = runner.pending_scripts(database) if checked else []
+        if not scripts:
+            if self.verbosity >= 1:
+                self.stdout.write("No SQL scripts to apply.")
+            return
+        if self.verbosity >= 1:
+            self.stdout.write(self.style.MIGRATE_HEADING("Running SQL scripts:"))
+        runner.apply_scripts(database, scripts, self._progress)
 
     def migration_progress_callback(
         self, action: str, migration: Migration | None = None, fake: bool = False
@@ -92,9 +163,12 @@ class Command(django_migrate.Command):
             return
         if action in ("apply_start", "unapply_start"):
             self._running = (migration, timezone.now(), time.monotonic(), action)
+            if not fake:
+                self._guard.started(migration)
         elif action in ("apply_success", "unapply_success") and self._running is not None:
             _, started_at, start, _ = self._running
             self._running = None
+            attempts, waited_ms = self._guard.finished()
             if action == "apply_success":
                 outcome, direction = (Outcome.FAKED if fake else Outcome.APPLIED), Direction.UP
             else:
@@ -109,15 +183,29 @@ class Command(django_migrate.Command):
                     "outcome": outcome,
                     "started_at": started_at,
                     "duration_ms": int((time.monotonic() - start) * 1000),
+                    "attempts": None if fake else attempts,
+                    "waited_ms": None if fake else waited_ms,
                 }
             )
             self._flush()
+
+    @property
+    def _failed_migration(self) -> str:
+        return getattr(self, "_failed_label", "")
 
     def _record_failure(self, exc: BaseException) -> None:
         if self._running is None:
             return
         migration, started_at, start, action = self._running
         self._running = None
+        attempts, waited_ms = self._guard.finished()
+        self._failed_label = f"{migration.app_label}.{migration.name}"
+        self._failed_atomic = bool(migration.atomic)
+        error = (
+            self._database_failure(exc)
+            if isinstance(exc, DatabaseError)
+            else f"{type(exc).__name__}: {exc}".strip()
+        )
         self._buffer.append(
             {
                 "tier": Tier.DJANGO,
@@ -128,9 +216,23 @@ class Command(django_migrate.Command):
                 "outcome": Outcome.FAILED,
                 "started_at": started_at,
                 "duration_ms": int((time.monotonic() - start) * 1000),
-                "error": f"{type(exc).__name__}: {exc}".strip(),
+                "error": error,
+                "attempts": attempts,
+                "waited_ms": waited_ms,
             }
         )
+
+    def _database_failure(self, exc: BaseException) -> str:
+        """What the server said about the failed migration, and what was kept."""
+        failure = original_error(exc)
+        said = str(failure).strip() or first_line(failure)
+        kept = (
+            "Nothing of it was kept (its transaction rolled back)."
+            if getattr(self, "_failed_atomic", True)
+            else "It is not atomic: the statements before the failing one stayed applied; "
+            "make them safe to repeat before running migrate again."
+        )
+        return f"{self._failed_migration} failed: {said}\n{kept}"
 
     def _flush(self) -> None:
         """Write buffered rows once the registry exists (it is created by a migration
@@ -145,3 +247,10 @@ class Command(django_migrate.Command):
                 del self._buffer[0]
         except Exception as exc:  # recording must never hide the migration's own outcome
             self.stderr.write(f"schemaops: could not record migration history: {exc}")
+
+
+def _creating_test_database(options: dict[str, Any]) -> bool:
+    """Whether Django's test runner (or pytest-django) is creating a test database:
+    its ``migrate`` runs with ``run_syncdb`` once the test environment is set up
+    (which gives ``django.core.mail`` its ``outbox``). Nothing there is in use."""
+    return bool(options.get("run_syncdb")) and hasattr(mail, "outbox")

@@ -1,0 +1,426 @@
+"""Django's migrations under the lock discipline, through Django's own seams.
+
+``manage.py migrate`` keeps Django's executor. schemaops reaches into the run
+at the three points Django offers:
+
+- the migration progress callback says which migration starts and ends: the
+  guard sets that migration's ``lock_timeout`` and ``statement_timeout`` for
+  the session, and wraps its ``apply``/``unapply`` so that an atomic migration
+  that hit ``lock_timeout`` is rolled back whole (to a savepoint taken at its
+  first statement: the locks it took are released) and run again from the
+  state it started with, with backoff and jitter;
+- ``connection.execute_wrapper()`` sees every statement the migration sends
+  (schema editor SQL, ``RunSQL``, the queries of ``RunPython``): before one whose
+  lock writers would queue behind, ``pg_locks`` is read, and rather than queue
+  behind a transaction open longer than ``lock_timeout`` the guard waits for it
+  holding nothing; a statement outside a transaction is retried on its own;
+  ``CONCURRENTLY`` statements get ``CONCURRENT_LOCK_TIMEOUT``, report their
+  progress, and an INVALID index left by a failed build is dropped first;
+- the schema editor's deferred SQL (foreign keys, indexes Django adds at the
+  end of a migration) is run inside the retried unit, so it is retried too.
+
+A migration may change its budgets with a class attribute, read when it starts::
+
+    class Migration(migrations.Migration):
+        schemaops = {"lock_timeout": "3s", "retries": 20, "statement_timeout": "0"}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.migration import Migration
+from django.db.migrations.state import ProjectState
+
+from schemaops import statements
+from schemaops.exceptions import MigrationFailed, PolicyError
+from schemaops.locking import classify
+from schemaops.locking.discipline import LockDiscipline, governed, queue_failure
+from schemaops.locking.errors import is_lock_timeout, original_error
+from schemaops.locking.policy import LockPolicy
+from schemaops.locking.retry import queue_budget
+from schemaops.locking.timeouts import set_timeouts
+
+Progress = Callable[[str], None]
+
+
+class _WouldQueue(Exception):
+    """Taking the lock now would queue behind a long transaction, and writers behind us."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+@dataclasses.dataclass
+class _Running:
+    """The migration being applied or unapplied, and what its run has cost so far."""
+
+    migration: Migration
+    policy: LockPolicy
+    label: str
+    waited_before: float
+    attempts: int = 1
+    in_unit: bool = False  # inside the savepoint of a retried atomic unit
+    last_statement: str = ""
+
+
+def policy_for(migration: Migration) -> LockPolicy:
+    """The lock policy of ``migration``: the settings, with its ``schemaops`` attribute
+    on top.
+
+    Raises:
+        PolicyError: the attribute names an unknown key or a bad value.
+    """
+    overrides = getattr(migration, "schemaops", None)
+    where = f"{migration.app_label}.{migration.name}"
+    if overrides is not None and not isinstance(overrides, dict):
+        raise PolicyError(f"{where}: schemaops = {overrides!r} must be a dict.")
+    return LockPolicy.from_settings(overrides, where)
+
+
+def _bare(name: str) -> str:
+    """A relation name as the catalog spells it, without a ``public.`` schema."""
+    parts = [
+        part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
+        for part in name.split(".")
+    ]
+    return ".".join(parts[1:] if len(parts) > 1 and parts[0] == "public" else parts)
+
+
+class MigrationGuard:
+    """Apply Django's migrations on database ``using`` under the lock discipline.
+
+    Used by ``manage.py migrate``: ``with guard.installed():`` around Django's
+    run, ``started()`` and ``finished()`` from its progress callback.
+    """
+
+    def __init__(self, using: str = DEFAULT_DB_ALIAS, progress: Progress | None = None) -> None:
+        self.using = using
+        self.progress: Progress = progress or (lambda message: None)
+        self.discipline = LockDiscipline(using, self.progress)
+        self._running: _Running | None = None
+        self._busy = False
+        self._session_timeouts: tuple[str, str] | None = None
+        # Tables created in this run: nobody else can hold a lock on them yet.
+        self._created: set[str] = set()
+
+    @property
+    def connection(self) -> Any:
+        return connections[self.using]
+
+    @contextmanager
+    def installed(self) -> Iterator[MigrationGuard]:
+        """Watch every statement sent on the connection for the block."""
+        with self.connection.execute_wrapper(self._execute):
+            try:
+                yield self
+            finally:
+                if self._running is not None:
+                    self._release(self._running)
+                    self._running = None
+
+    # The progress callback's side ----------------------------------------------
+
+    def started(self, migration: Migration) -> None:
+        """``migration`` is about to be applied or unapplied: set its budgets.
+
+        Raises:
+            PolicyError: its ``schemaops`` attribute is wrong (nothing ran).
+        """
+        policy = policy_for(migration)
+        running = _Running(
+            migration,
+            policy,
+            f"{migration.app_label}.{migration.name}",
+            self.discipline.waited,
+        )
+        with self._own():
+            before = set_timeouts(
+                self.connection, policy.lock_timeout, policy.statement_timeout, local=False
+            )
+        if self._session_timeouts is None:
+            self._session_timeouts = before
+        for method in ("apply", "unapply"):
+            original = getattr(migration, method)
+            setattr(migration, method, functools.partial(self._run_unit, running, original))
+        self._running = running
+
+    def finished(self) -> tuple[int, int]:
+        """The running migration ended (applied, or failed): return how many attempts it
+        took and how long it waited for locks, in ms."""
+        running = self._running
+        if running is None:
+            return 1, 0
+        self._running = None
+        self._release(running)
+        return running.attempts, int((self.discipline.waited - running.waited_before) * 1000)
+
+    def _release(self, running: _Running) -> None:
+        for method in ("apply", "unapply"):
+            running.migration.__dict__.pop(method, None)
+        if self._session_timeouts is not None and self._usable():
+            with self._own():
+                set_timeouts(self.connection, *self._session_timeouts, local=False)
+
+    def _usable(self) -> bool:
+        connection = self.connection
+        if connection.connection is None:
+            return False
+        if connection.in_atomic_block and connection.needs_rollback:
+            return False
+        try:
+            return bool(connection.is_usable())
+        except Exception:
+            return False
+
+    @contextmanager
+    def _own(self) -> Iterator[None]:
+        """Statements of the guard's own (pg_locks, timeouts) pass the wrapper as they are."""
+        busy, self._busy = self._busy, True
+        try:
+            yield
+        finally:
+            self._busy = busy
+
+    # One atomic migration, retried whole ---------------------------------------------
+
+    def _run_unit(
+        self,
+        running: _Running,
+        original: Callable[..., ProjectState],
+        project_state: ProjectState,
+        schema_editor: BaseDatabaseSchemaEditor,
+        collect_sql: bool = False,
+    ) -> ProjectState:
+        """Run ``original`` (the migration's ``apply`` or ``unapply``); in an atomic
+        migration, roll it back and run it again from its first state when a statement
+        hit ``lock_timeout`` or would queue behind a long transaction."""
+        if collect_sql or not schema_editor.atomic_migration:
+            return original(project_state, schema_editor, collect_sql)
+        policy = running.policy
+        budget = queue_budget(policy.retries)
+        deadline = time.monotonic() + budget
+        # The state the migration starts from: apply() changes the one it is given.
+        first = project_state.clone()
+        state = project_state
+        retries = 0
+        while True:
+            deferred = list(schema_editor.deferred_sql)
+            try:
+                with transaction.atomic(using=self.using):
+                    running.in_unit = True
+                    try:
+                        state = original(state, schema_editor, collect_sql)
+                        self._run_deferred(schema_editor)
+                    finally:
+                        running.in_unit = False
+                return state
+            except _WouldQueue as would_queue:
+                schema_editor.deferred_sql = deferred
+                blocked = self.discipline.clear_the_way(
+                    running.label, would_queue.text, policy.lock_timeout, deadline
+                )
+                if blocked is not None:
+                    raise MigrationFailed(
+                        f"{running.label}: {queue_failure(blocked, budget)}, or raise its "
+                        "retries (schemaops = {'retries': N} on the Migration: the wait lasts "
+                        "as long as the retries' backoff in all). Nothing of it was kept (its "
+                        "transaction rolled back)."
+                    ) from None
+                running.attempts += 1
+            except DatabaseError as exc:
+                if not is_lock_timeout(original_error(exc)):
+                    raise
+                schema_editor.deferred_sql = deferred
+                with self._own():
+                    waited = self.discipline.describe_lock_wait(running.last_statement)
+                if retries >= policy.retries:
+                    raise MigrationFailed(
+                        f"{running.label}: could not get {waited} within "
+                        f"lock_timeout={policy.lock_timeout}, after {policy.retries} retries, "
+                        f"at: {_first_line(running.last_statement)}. Nothing of it was kept "
+                        "(its transaction rolled back). Run it when the table is quieter, or "
+                        "raise its budget: schemaops = {'lock_timeout': ..., 'retries': ...} on "
+                        "the Migration (or SCHEMAOPS['LOCK_TIMEOUT'] / ['RETRIES'])."
+                    ) from exc
+                retries += 1
+                running.attempts += 1
+                self.discipline.pause_before_retry(
+                    running.label,
+                    policy.lock_timeout,
+                    waited,
+                    retries,
+                    policy.retries,
+                    "rolled back, ",
+                )
+            state = first.clone()
+
+    def _run_deferred(self, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        """Run the SQL Django defers to the end of the migration (foreign keys, some
+        indexes) now, inside the unit, so a lock timeout there is retried with it."""
+        while schema_editor.deferred_sql:
+            sql = schema_editor.deferred_sql.pop(0)
+            schema_editor.execute(sql)
+
+    # Every statement --------------------------------------------------------------
+
+    def _execute(
+        self,
+        execute: Callable[..., Any],
+        sql: Any,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        running = self._running
+        if running is None or self._busy or many or governed(self.using):
+            return execute(sql, params, many, context)
+        texts = [s.text for s in statements.split(str(sql))] or [str(sql)]
+        with self._own():
+            for text in texts:
+                created = classify.created_table(text)
+                if created is not None:
+                    self._created.add(_bare(created))
+            running.last_statement = texts[0]
+            if any(classify.is_concurrently(text) for text in texts):
+                return self._concurrently(running, execute, (sql, params, many, context), texts)
+            return self._locking(running, execute, (sql, params, many, context), texts)
+
+    def _in_the_way_of(self, texts: list[str]) -> list[str]:
+        """The statements of ``texts`` that take a lock writers queue behind, on a table
+        that existed before this run."""
+        found = []
+        for text in texts:
+            if classify.writer_blocking_mode(text) is None:
+                continue
+            name = classify.target(text)
+            if name is not None and _bare(name) in self._created:
+                continue
+            found.append(text)
+        return found
+
+    def _locking(
+        self,
+        running: _Running,
+        execute: Callable[..., Any],
+        call: tuple[Any, ...],
+        texts: list[str],
+    ) -> Any:
+        policy = running.policy
+        blocking = self._in_the_way_of(texts)
+        in_transaction = self.connection.in_atomic_block
+        deadline = time.monotonic() + queue_budget(policy.retries)
+        for text in blocking:
+            running.last_statement = text
+            if in_transaction:
+                # Waiting here would hold the locks the transaction took so far:
+                # roll the unit back and wait outside it, where it can be retried.
+                if running.in_unit and self.discipline.would_queue(text, policy.lock_timeout):
+                    raise _WouldQueue(text)
+                continue
+            blocked = self.discipline.clear_the_way(
+                running.label, text, policy.lock_timeout, deadline
+            )
+            if blocked is not None:
+                raise MigrationFailed(
+                    f"{running.label}: {queue_failure(blocked, queue_budget(policy.retries))}, "
+                    f"or raise its retries. Statement: {_first_line(text)}. "
+                    f"{_kept(running)}"
+                )
+        retries = 0
+        while True:
+            try:
+                return execute(*call)
+            except DatabaseError as exc:
+                if in_transaction or not is_lock_timeout(original_error(exc)):
+                    raise
+                waited = self.discipline.describe_lock_wait(texts[0])
+                if retries >= policy.retries:
+                    raise MigrationFailed(
+                        f"{running.label}: could not get {waited} within "
+                        f"lock_timeout={policy.lock_timeout}, after {policy.retries} retries, "
+                        f"at: {_first_line(texts[0])}. {_kept(running)} Run it when the table "
+                        "is quieter, or raise its budget: schemaops = {'lock_timeout': ..., "
+                        "'retries': ...} on the Migration."
+                    ) from exc
+                retries += 1
+                running.attempts += 1
+                self.discipline.pause_before_retry(
+                    running.label, policy.lock_timeout, waited, retries, policy.retries
+                )
+
+    def _concurrently(
+        self,
+        running: _Running,
+        execute: Callable[..., Any],
+        call: tuple[Any, ...],
+        texts: list[str],
+    ) -> Any:
+        """A ``CONCURRENTLY`` statement: its own lock budget, its progress, and no INVALID
+        index left behind for the rerun."""
+        policy = running.policy
+        text = texts[0]
+        retries = 0
+        while True:
+            before = set_timeouts(
+                self.connection,
+                policy.concurrent_lock_timeout,
+                policy.statement_timeout,
+                local=False,
+            )
+            try:
+                dropped = self.discipline.drop_invalid_index(text)
+                if dropped:
+                    self.progress(
+                        f"  {running.label}: dropped INVALID index {dropped} left by an "
+                        "earlier build"
+                    )
+                with self.discipline.index_build_progress(running.label, text):
+                    return execute(*call)
+            except DatabaseError as exc:
+                failure = original_error(exc)
+                if self._usable():
+                    dropped = self.discipline.drop_invalid_index(text)
+                    if dropped:
+                        self.progress(
+                            f"  {running.label}: dropped the INVALID index {dropped} the "
+                            "failed build left"
+                        )
+                if not is_lock_timeout(failure) or retries >= policy.retries:
+                    raise
+                retries += 1
+                running.attempts += 1
+                waited = self.discipline.describe_lock_wait(text)
+                self.discipline.pause_before_retry(
+                    running.label,
+                    policy.concurrent_lock_timeout,
+                    waited,
+                    retries,
+                    policy.retries,
+                )
+            finally:
+                if self._usable():
+                    set_timeouts(self.connection, *before, local=False)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 120 else line[:117] + "..."
+
+
+def _kept(running: _Running) -> str:
+    if running.migration.atomic:
+        return "Nothing of it was kept (its transaction rolled back)."
+    return (
+        "The statements before this one stayed applied (non-atomic migration); it is not "
+        "recorded as applied, so the next run starts it again: make its statements safe to "
+        "repeat (IF NOT EXISTS)."
+    )
