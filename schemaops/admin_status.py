@@ -22,10 +22,11 @@ class StatusPage:
     problems: list[plan.Problem]
     findings: list[Finding]
     errors: list[str]
+    running: list[plan.ScriptStatus] = dataclasses.field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not (self.steps or self.problems or self.errors)
+        return not (self.steps or self.problems or self.errors or self.running)
 
 
 def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
@@ -35,7 +36,8 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
         scripts = load_scripts(using)
     except ScriptError as exc:
         scripts, errors = [], str(exc).splitlines()
-    found = plan.statuses(scripts, plan.latest_rows(using))
+    latest = plan.latest_rows(using)
+    found = plan.statuses(scripts, latest, plan.runner_if_started(using, latest.values()))
     problems = plan.validation_problems(found)
     runnable, malformed = plan.runnable_scripts(found, frozenset(p.status.key for p in problems))
     errors.extend(malformed)
@@ -48,4 +50,5 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
         findings = gate.lint_pending(using, ordered)
     except SchemaOpsError as exc:
         errors.append(str(exc))
-    return StatusPage(using, steps, problems, findings, errors)
+    running = [s for s in found if s.state == plan.State.RUNNING]
+    return StatusPage(using, steps, problems, findings, errors, running)

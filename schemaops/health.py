@@ -12,22 +12,29 @@ from schemaops.scripts import plan
 
 OK = "ok"
 PENDING = "pending"
+MIGRATING = "migrating"
 DIRTY = "dirty"
 
 
 @dataclasses.dataclass(frozen=True)
 class Health:
     """``dirty``: what stops ``migrate`` or needs a person (interrupted, failed,
-    changed, missing, out-of-order or malformed scripts); ``pending``: what the
-    next ``migrate`` would apply, in both tiers."""
+    changed, missing, out-of-order or malformed scripts); ``migrating``: a run
+    is in progress (a live session holds the runner lock: a script or a Django
+    migration is being applied); ``pending``: what the next ``migrate`` would
+    apply, in both tiers. A running script is none of these lists: its run
+    will finish it."""
 
     pending: list[str]
     dirty: list[str]
+    migrating: bool = False
 
     @property
     def status(self) -> str:
         if self.dirty:
             return DIRTY
+        if self.migrating:
+            return MIGRATING
         return PENDING if self.pending else OK
 
     def as_dict(self, *, names: bool) -> dict[str, Any]:
@@ -44,9 +51,10 @@ class Health:
 
 
 def check(using: str = DEFAULT_DB_ALIAS) -> Health:
-    """Read both tiers of ``using`` (three queries: the registry's table, its newest
-    row per change, ``django_migrations``)."""
-    found = status_module.collect(using)
+    """Read both tiers of ``using`` (five queries: the registry's table, its newest
+    row per change, the runner lock's holder, ``django_migrations``'s table and
+    rows)."""
+    found = status_module.collect(using, read_runner=True)
     problems = plan.validation_problems(found.scripts)
     troubled = {problem.status.key for problem in problems}
     dirty = [f"{problem.status.id}: {problem.kind}" for problem in problems]
@@ -55,4 +63,5 @@ def check(using: str = DEFAULT_DB_ALIAS) -> Health:
     pending.extend(
         s.id for s in found.scripts if s.state in plan.RUNNABLE_STATES and s.key not in troubled
     )
-    return Health(pending=pending, dirty=dirty)
+    running = any(s.state == plan.State.RUNNING for s in found.scripts)
+    return Health(pending=pending, dirty=dirty, migrating=running or found.runner is not None)

@@ -36,6 +36,8 @@ class Status:
     registry: list[plan.Latest]
     scripts: list[plan.ScriptStatus]
     script_errors: list[str]
+    # Who holds the runner lock, when it was read (see collect()).
+    runner: plan.RunnerSession | None = None
 
     @property
     def pending_migrations(self) -> list[MigrationState]:
@@ -115,12 +117,20 @@ def django_migrations(using: str = DEFAULT_DB_ALIAS) -> list[MigrationState]:
     return states
 
 
-def collect(using: str = DEFAULT_DB_ALIAS) -> Status:
-    """Read the state of both tiers on ``using``."""
+def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Status:
+    """Read the state of both tiers on ``using``.
+
+    Who holds the runner lock is read when ``read_runner``, and otherwise only
+    when a start is recorded (to tell a running script from an interrupted one).
+    """
     ensure_postgresql(using)
     installed = registry_installed(using)
     registry = plan.latest_per_change(using) if installed else []
     latest = plan.by_script(registry)
+    if read_runner:
+        runner = plan.runner_session(using)
+    else:
+        runner = plan.runner_if_started(using, latest.values())
     errors: list[str] = []
     try:
         scripts = loader.load_scripts(using)
@@ -132,6 +142,7 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> Status:
         migrations=django_migrations(using),
         registry_installed=installed,
         registry=registry,
-        scripts=plan.statuses(scripts, latest),
+        scripts=plan.statuses(scripts, latest, runner),
         script_errors=errors,
+        runner=runner,
     )

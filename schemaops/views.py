@@ -14,9 +14,9 @@ from schemaops import health
 @never_cache
 @require_GET
 def health_view(request: HttpRequest) -> JsonResponse:
-    """``{"status": "ok" | "pending" | "dirty", "pending": N, "dirty": N}``: HTTP 200
-    when ok, 503 otherwise (a readiness probe then holds traffic back). Staff also
-    get the names. No login needed for the counts.
+    """``{"status": "ok" | "pending" | "migrating" | "dirty", "pending": N, "dirty": N}``:
+    HTTP 200 when ok, 503 otherwise (a readiness probe then holds traffic back).
+    Staff also get the names. No login needed for the counts.
 
     A database that does not answer is 503 ``{"status": "unavailable"}``.
     """

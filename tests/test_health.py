@@ -81,7 +81,10 @@ def test_a_few_queries_whatever_the_history(client: Client) -> None:
     client.get(URL)  # warm
     with CaptureQueriesContext(connection) as queries:
         client.get(URL)
-    assert len(queries) <= 4, [q["sql"] for q in queries]
+    # The registry's table, its newest rows, the runner lock's holder (a run in
+    # progress, Django migrations included, is "migrating"), and Django's
+    # recorder: its table, then its rows.
+    assert len(queries) <= 5, [q["sql"] for q in queries]
 
 
 def test_only_get(client: Client) -> None:

@@ -16,7 +16,7 @@ from schemaops.exceptions import RunLockTimeout
 LOCK_CLASS = 0x5C0E
 LOCK_OBJECT = 1
 
-_HOLDER_SQL = """
+HOLDER_SQL = """
 SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''),
        coalesce(host(a.client_addr), 'local'), a.backend_start, coalesce(a.state, '')
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -49,7 +49,7 @@ class RunnerLock:
     def holder(self) -> str:
         """Describe the session holding the lock, for messages ("" if none)."""
         with connections[self.using].cursor() as cursor:
-            cursor.execute(_HOLDER_SQL, [LOCK_CLASS, LOCK_OBJECT])
+            cursor.execute(HOLDER_SQL, [LOCK_CLASS, LOCK_OBJECT])
             row = cursor.fetchone()
         if row is None:
             return ""

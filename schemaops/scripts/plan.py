@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
-from schemaops.scripts import loader
+from schemaops.scripts import loader, lock
 from schemaops.scripts.loader import Script
 
 
@@ -24,13 +24,15 @@ class State(str, enum.Enum):
     PENDING = "pending"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    RUNNING = "running"
     CHANGED = "changed"
     MISSING = "missing"
     REVERTED = "reverted"
     BASELINED = "baselined"
 
 
-# Newest row's outcome -> state, before the file is compared with it.
+# Newest row's outcome -> state, before the file is compared with it. A start is
+# interrupted unless its runner is seen alive (State.RUNNING, see RunnerSession).
 _STATE_OF_OUTCOME = {
     Outcome.APPLIED: State.APPLIED,
     Outcome.FAKED: State.APPLIED,
@@ -40,6 +42,8 @@ _STATE_OF_OUTCOME = {
     Outcome.INTERRUPTED: State.INTERRUPTED,
     Outcome.REVERTED: State.REVERTED,
 }
+# A running script is neither: the run applying it holds the runner lock, so a
+# second run waits for it and then finds it applied, failed or interrupted.
 APPLIED_STATES = frozenset({State.APPLIED, State.BASELINED, State.CHANGED, State.MISSING})
 RUNNABLE_STATES = frozenset({State.PENDING, State.REVERTED, State.FAILED})
 
@@ -64,6 +68,7 @@ class Latest(NamedTuple):
     duration_ms: int | None
     failed_line: int | None
     error: str
+    backend_pid: int | None
 
 
 def latest_per_change(using: str = DEFAULT_DB_ALIAS, tier: str | None = None) -> list[Latest]:
@@ -73,6 +78,64 @@ def latest_per_change(using: str = DEFAULT_DB_ALIAS, tier: str | None = None) ->
     if tier is not None:
         rows = rows.filter(tier=tier)
     return [Latest(*values) for values in rows.values_list(*Latest._fields)]
+
+
+# How far the runner's clock may be behind the server's: a pid reused by a session
+# that connected minutes after an old start, and holds the runner lock, is what
+# this still tells apart.
+CLOCK_SKEW_ALLOWANCE = datetime.timedelta(minutes=2)
+
+
+class RunnerSession(NamedTuple):
+    """The live session holding the runner lock: a run in progress.
+
+    A ``started`` row is running, not interrupted, while the backend that wrote
+    it still holds the runner lock. Holding the lock, not merely being
+    connected, is what counts: an exiting backend releases its locks before it
+    leaves ``pg_stat_activity``, and a run that gets the lock in between must
+    see the start as interrupted, never skip it as running.
+    """
+
+    pid: int
+    backend_start: datetime.datetime | None  # None: the role may not see it
+
+    def is_running(self, entry: Latest) -> bool:
+        """Whether ``entry`` is a start written by this session.
+
+        The session must have connected before the start: after a restart a
+        new session may get the pid of the one that wrote an old start.
+        Without the privilege to read another role's ``backend_start``
+        (``pg_read_all_stats``), holding the runner lock with that pid is
+        taken as enough.
+        """
+        if entry.outcome != Outcome.STARTED or entry.backend_pid != self.pid:
+            return False
+        # started_at is the runner's clock, backend_start the server's.
+        return (
+            self.backend_start is None
+            or self.backend_start <= entry.started_at + CLOCK_SKEW_ALLOWANCE
+        )
+
+
+def runner_session(using: str = DEFAULT_DB_ALIAS) -> RunnerSession | None:
+    """Return the session holding the runner lock of ``using``, if any (one query)."""
+    with connections[using].cursor() as cursor:
+        # The query RunnerLock.holder() describes the holder with.
+        cursor.execute(lock.HOLDER_SQL, [lock.LOCK_CLASS, lock.LOCK_OBJECT])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pid, _application, _user, _client, backend_start, _state = row
+    return RunnerSession(int(pid), backend_start)
+
+
+def runner_if_started(using: str, rows: Iterable[Latest]) -> RunnerSession | None:
+    """Return :func:`runner_session` when one of ``rows`` is a start it could be
+    running; None, without a query, otherwise (a start written before backends
+    were recorded is interrupted)."""
+    if any(row.outcome == Outcome.STARTED and row.backend_pid is not None for row in rows):
+        return runner_session(using)
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,9 +183,11 @@ class Problem:
         return f"{self.status.id}: {self.message} {self.fix}"
 
 
-def _state(entry: Latest | None) -> State:
+def _state(entry: Latest | None, runner: RunnerSession | None) -> State:
     if entry is None:
         return State.PENDING
+    if runner is not None and runner.is_running(entry):
+        return State.RUNNING
     if entry.outcome == Outcome.REPAIRED:
         # A repair moves a script to applied (direction up) or pending (down).
         return State.APPLIED if entry.direction == Direction.UP else State.PENDING
@@ -159,14 +224,20 @@ def by_script(rows: Iterable[Latest]) -> dict[tuple[str, int], Latest]:
 
 
 def statuses(
-    scripts: Iterable[Script], latest: dict[tuple[str, int], Latest]
+    scripts: Iterable[Script],
+    latest: dict[tuple[str, int], Latest],
+    runner: RunnerSession | None = None,
 ) -> list[ScriptStatus]:
-    """Combine the files and the registry into one status per script, sorted by key."""
+    """Combine the files and the registry into one status per script, sorted by key.
+
+    A start written by ``runner`` (the session holding the runner lock) is
+    running; any other start is interrupted.
+    """
     result: list[ScriptStatus] = []
     seen: set[tuple[str, int]] = set()
     for script in scripts:
         entry = latest.get(script.key)
-        state = _state(entry)
+        state = _state(entry, runner)
         if (
             state in APPLIED_STATES
             and entry is not None
@@ -189,7 +260,7 @@ def statuses(
     for key, entry in latest.items():
         if key in seen:
             continue
-        state = _state(entry)
+        state = _state(entry, runner)
         if state in APPLIED_STATES:
             state = State.MISSING
         elif state in (State.PENDING, State.REVERTED):
@@ -211,7 +282,8 @@ def problems(
 
     A failed atomic script is not a problem: its transaction rolled back, so
     it is simply pending again. A failed non-atomic one may have done part of
-    its work, so it must be repaired first, like an interrupted one.
+    its work, so it must be repaired first, like an interrupted one. A running
+    script is not a problem either: its run is alive and will finish it.
     """
     found = list(found)
     newest_applied: dict[str, int] = {}
@@ -411,5 +483,8 @@ def runnable_scripts(
 
 
 def load(using: str = DEFAULT_DB_ALIAS) -> list[ScriptStatus]:
-    """Read the files and the registry of ``using``: every script's status."""
-    return statuses(loader.load_scripts(using), latest_rows(using))
+    """Read the files and the registry of ``using``: every script's status (and,
+    when a start is recorded, who holds the runner lock: running or interrupted)."""
+    scripts = loader.load_scripts(using)
+    latest = latest_rows(using)
+    return statuses(scripts, latest, runner_if_started(using, latest.values()))

@@ -326,8 +326,13 @@ class Command(BaseCommand):
             when = ""
             if script.latest is not None and script.is_applied:
                 when = _format_time(script.latest.finished_at or script.latest.started_at)
+            elif script.latest is not None and script.state == plan.State.RUNNING:
+                when = (
+                    f"since {_format_time(script.latest.started_at)} "
+                    f"(backend pid {script.latest.backend_pid})"
+                )
             shown = script.state.value.ljust(11)
-            if script.state in (plan.State.PENDING, plan.State.REVERTED):
+            if script.state in (plan.State.PENDING, plan.State.REVERTED, plan.State.RUNNING):
                 shown = self.style.WARNING(shown)
             elif script.state not in (plan.State.APPLIED, plan.State.BASELINED):
                 shown = self.style.ERROR(shown)
@@ -483,17 +488,27 @@ class Command(BaseCommand):
     ) -> None:
         options = runner.Options(allow_changed, allow_missing, allow_out_of_order)
         with self.lock(database, lock_wait):
+            # Every check of both tiers before the first step of either.
             scripts = runner.pending_scripts(database, target=target, options=options)
-            if lint_gate:
-                runner.lint_gate(database, scripts, self.progress)
             steps = runner.interleaved(database, scripts)
-            migrate_options = {
-                "database": database,
-                "verbosity": verbosity,
-                "stdout": self.stdout,
-                "run_scripts": False,
-                "lint_gate": lint_gate,
-            }
+            if lint_gate:
+                runner.lint_gate(database, scripts, self.progress, migrations=True)
+            calls = 0
+
+            def migrate(*args: str) -> None:
+                nonlocal calls
+                call_command(
+                    "migrate",
+                    *args,
+                    database=database,
+                    verbosity=verbosity,
+                    stdout=self.stdout,
+                    run_scripts=False,
+                    schemaops_checked=True,
+                    schemaops_no_heading=calls > 0,
+                )
+                calls += 1
+
             for index, step in enumerate(steps):
                 if step.script is not None:
                     runner.apply_scripts(database, [step.script], self.progress)
@@ -503,13 +518,13 @@ class Command(BaseCommand):
                     continue  # the migrate call before the next script covers it
                 if any(s.migration is not None for s in steps[index + 1 :]):
                     assert step.migration is not None
-                    call_command("migrate", *step.migration, **migrate_options)
+                    migrate(*step.migration)
                 else:
-                    call_command("migrate", **migrate_options)
+                    migrate()
             if target is None:
                 # Django migrations after the last script, if any, and the
                 # post-migrate signals of a full run.
-                call_command("migrate", **migrate_options)
+                migrate()
         if not scripts:
             self.stdout.write("No pending scripts.")
 
@@ -603,6 +618,9 @@ class Command(BaseCommand):
             self.stderr.write(for_display(line))
         if lines:
             raise CommandError(f"Validation failed: {len(lines)} problem(s).")
+        for status in found:
+            if status.state == plan.State.RUNNING:
+                self.stdout.write(f"{status.id}: running now; not a problem while its run lives.")
         self.stdout.write(self.style.SUCCESS(f"OK: {len(found)} script(s), no problems."))
 
     def handle_history(
