@@ -11,7 +11,6 @@ from django.db.migrations.loader import MigrationLoader
 from schemaops.exceptions import DatabaseNotSupported, ScriptError
 from schemaops.models import HistoryEntry
 from schemaops.scripts import loader, plan
-from schemaops.scripts.plan import registry_installed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +123,9 @@ def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Stat
     when a start is recorded (to tell a running script from an interrupted one).
     """
     ensure_postgresql(using)
-    installed = registry_installed(using)
-    registry = plan.latest_per_change(using) if installed else []
+    columns = plan.registry_columns(using)
+    installed = bool(columns)
+    registry = plan.latest_per_change(using, columns=columns) if installed else []
     latest = plan.by_script(registry)
     if read_runner:
         runner = plan.runner_session(using)

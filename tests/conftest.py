@@ -92,3 +92,77 @@ def scripts(tmp_path: Path, settings: Any) -> Iterator[ScriptFolder]:
     with connections["runner"].cursor() as cursor:
         for table in sorted(created):
             cursor.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+
+
+class TierProject:
+    """Django migrations of the ``tierapp`` app that a test writes, applied to the
+    ``runner`` database by real ``manage.py migrate`` processes (with the script
+    location of the ``scripts`` fixture)."""
+
+    def __init__(self, package: Path, scripts: ScriptFolder) -> None:
+        self.package = package
+        self.scripts = scripts
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.package / f"{name}.py"
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def env(self, **settings: str) -> dict[str, str]:
+        return {
+            **self.scripts.env(),
+            "SCHEMAOPS_TEST_TIER_MIGRATIONS": str(self.package),
+            **{f"SCHEMAOPS_TEST_{key.upper()}": value for key, value in settings.items()},
+        }
+
+    def popen(
+        self, *args: str, command: str = "migrate", **settings: str
+    ) -> subprocess.Popen[str]:
+        """Start ``manage.py COMMAND ARGS --database runner``; ``settings`` become
+        ``SCHEMAOPS_TEST_<KEY>`` variables (tests/settings.py reads them)."""
+        return subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "manage.py"), command, *args, "--database", "runner"],
+            cwd=REPO_ROOT,
+            env=self.env(**settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def migrate(self, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+        process = self.popen(*args, **settings)
+        stdout, stderr = process.communicate(timeout=180)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+INITIAL_MIGRATION = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            "Item",
+            [("id", models.BigAutoField(primary_key=True)), ("n", models.IntegerField(default=0))],
+        ),
+        migrations.RunSQL(
+            "INSERT INTO tierapp_item (n) SELECT g FROM generate_series(1, {rows}) g",
+            migrations.RunSQL.noop,
+        ),
+    ]
+"""
+
+
+@pytest.fixture
+def tier(tmp_path: Path, scripts: ScriptFolder) -> Iterator[TierProject]:
+    """A ``tierapp`` whose migrations the test writes; what they create is dropped
+    afterwards and their rows in ``django_migrations`` deleted."""
+    package = tmp_path / "tier_migrations"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    yield TierProject(package, scripts)
+    connections["runner"].close()
+    with connections["runner"].cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'tierapp'")

@@ -41,3 +41,24 @@ if os.environ.get("SCHEMAOPS_TEST_LINT_CASE"):
     MIGRATION_MODULES = {
         "lintapp": f"tests.lintapp.cases.{os.environ['SCHEMAOPS_TEST_LINT_CASE']}"
     }
+
+# Migrations a Django-tier test wrote (the ``tier`` fixture) for subprocesses: a
+# package in a temporary folder, as the tierapp app's migrations.
+if os.environ.get("SCHEMAOPS_TEST_TIER_MIGRATIONS"):
+    import sys
+    from pathlib import Path
+
+    from project.settings import INSTALLED_APPS
+
+    _tier = Path(os.environ["SCHEMAOPS_TEST_TIER_MIGRATIONS"])
+    sys.path.insert(0, str(_tier.parent))
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.tierapp"]
+    MIGRATION_MODULES = {"tierapp": _tier.name}
+
+for _key, _variable in (
+    ("LOCK_TIMEOUT", "SCHEMAOPS_TEST_LOCK_TIMEOUT"),
+    ("SMALL_TABLE_SIZE", "SCHEMAOPS_TEST_SMALL_TABLE_SIZE"),
+    ("LOCK_WAIT", "SCHEMAOPS_TEST_LOCK_WAIT"),
+):
+    if os.environ.get(_variable):
+        SCHEMAOPS[_key] = os.environ[_variable]

@@ -108,7 +108,7 @@ def test_schemaops_migrate_runs_a_script_right_after_the_migration_it_depends_on
     call_command("schemaops", "plan", stdout=plan_out)
     lines = [line.strip() for line in plan_out.getvalue().splitlines()]
     assert lines[1:3] == [
-        "1. migration demo.0004_account_timezone",
+        "1. migration demo.0004_account_timezone  [atomic; lint: clean]",
         "2. script    ops:0001 timezone_comment  [atomic; lint: clean]",
     ]
 

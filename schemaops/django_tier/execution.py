@@ -281,7 +281,13 @@ class MigrationGuard:
         context: dict[str, Any],
     ) -> Any:
         running = self._running
-        if running is None or self._busy or many or governed(self.using):
+        if (
+            running is None
+            or self._busy
+            or many
+            or governed(self.using)
+            or classify.is_transaction_control(str(sql))
+        ):
             return execute(sql, params, many, context)
         texts = [s.text for s in statements.split(str(sql))] or [str(sql)]
         with self._own():

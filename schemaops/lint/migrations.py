@@ -90,15 +90,19 @@ def plan_order(graph: MigrationGraph) -> list[MigrationKey]:
 # Where operations are in the source ------------------------------------------
 
 
+def migration_path(migration: Migration) -> Path:
+    """The file ``migration`` was loaded from (its findings' path)."""
+    module = sys.modules.get(type(migration).__module__)
+    file = getattr(module, "__file__", None)
+    path = Path(file) if file else Path(type(migration).__module__.replace(".", "/"))
+    return path.with_suffix(".py") if path.suffix == ".pyc" else path
+
+
 class _Source:
     """Lines of a migration's operations, read from its file on demand."""
 
     def __init__(self, migration: Migration) -> None:
-        module = sys.modules.get(type(migration).__module__)
-        file = getattr(module, "__file__", None)
-        self.path = Path(file) if file else Path(type(migration).__module__.replace(".", "/"))
-        if self.path.suffix == ".pyc":
-            self.path = self.path.with_suffix(".py")
+        self.path = migration_path(migration)
         self.display = display(self.path)
 
     @cached_property

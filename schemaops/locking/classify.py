@@ -78,6 +78,16 @@ _PLAIN_INDEX = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY\b)
 _EXCLUSIVE = re.compile(r"^(?:ALTER\s+TABLE|DROP\s+TABLE|TRUNCATE)\b", re.I)
 
 
+_TRANSACTION_CONTROL = re.compile(
+    r"^\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.I
+)
+
+
+def is_transaction_control(text: str) -> bool:
+    """Whether ``text`` begins, ends or marks a transaction (``SAVEPOINT``...)."""
+    return _TRANSACTION_CONTROL.match(text) is not None
+
+
 def writer_blocking_mode(text: str) -> str | None:
     """Return the lock mode ``text`` takes on its table if writers would queue behind
     it (``ShareLock`` and stronger), else ``None``."""

@@ -71,13 +71,36 @@ class Latest(NamedTuple):
     backend_pid: int | None
 
 
-def latest_per_change(using: str = DEFAULT_DB_ALIAS, tier: str | None = None) -> list[Latest]:
+def _column(field_name: str) -> str:
+    return str(getattr(HistoryEntry._meta.get_field(field_name), "column", field_name))
+
+
+def latest_per_change(
+    using: str = DEFAULT_DB_ALIAS,
+    tier: str | None = None,
+    columns: frozenset[str] | None = None,
+) -> list[Latest]:
     """Return the newest registry row of every change (of ``tier``), sorted by
-    tier, location and version."""
+    tier, location and version.
+
+    With ``columns`` (the table's, :func:`registry_columns`), a field the table
+    does not have yet (schemaops upgraded, its new migration not applied) is read
+    as None, so that ``migrate`` can check the scripts before it adds the column.
+    """
     rows = HistoryEntry.objects.using(using).latest_per_change()
     if tier is not None:
         rows = rows.filter(tier=tier)
-    return [Latest(*values) for values in rows.values_list(*Latest._fields)]
+    present = [
+        name
+        for name in Latest._fields
+        if columns is None or name == "pk" or _column(name) in columns
+    ]
+    if len(present) == len(Latest._fields):
+        return [Latest(*values) for values in rows.values_list(*Latest._fields)]
+    return [
+        Latest(**{**dict.fromkeys(Latest._fields), **dict(zip(present, values, strict=True))})
+        for values in rows.values_list(*present)
+    ]
 
 
 # How far the runner's clock may be behind the server's: a pid reused by a session
@@ -194,20 +217,37 @@ def _state(entry: Latest | None, runner: RunnerSession | None) -> State:
     return _STATE_OF_OUTCOME.get(Outcome(entry.outcome), State.PENDING)
 
 
+def registry_columns(using: str = DEFAULT_DB_ALIAS) -> frozenset[str]:
+    """Return the columns of the registry's table on ``using``: none before
+    schemaops's first migration, fewer than the model's before its latest."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+            " AND attnum > 0 AND NOT attisdropped",
+            [HistoryEntry._meta.db_table],
+        )
+        return frozenset(str(name) for (name,) in cursor.fetchall())
+
+
 def registry_installed(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Return whether the registry's table exists on ``using``."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        return HistoryEntry._meta.db_table in connection.introspection.table_names(cursor)
+    return bool(registry_columns(using))
+
+
+def registry_current(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Return whether the registry's table has every column the model writes."""
+    wanted = {field.column for field in HistoryEntry._meta.concrete_fields}
+    return wanted <= registry_columns(using)
 
 
 def latest_rows(using: str = DEFAULT_DB_ALIAS) -> dict[tuple[str, int], Latest]:
     """Return the newest registry row of every script, keyed by (location, version
     number); none before the registry's table exists (schemaops's own migration
     not run yet: every script is pending)."""
-    if not registry_installed(using):
+    columns = registry_columns(using)
+    if not columns:
         return {}
-    return by_script(latest_per_change(using, Tier.SQL))
+    return by_script(latest_per_change(using, Tier.SQL, columns))
 
 
 def by_script(rows: Iterable[Latest]) -> dict[tuple[str, int], Latest]:

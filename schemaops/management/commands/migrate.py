@@ -240,8 +240,8 @@ class Command(django_migrate.Command):
         if not self._buffer:
             return
         try:
-            if not plan.registry_installed(self._using):
-                return
+            if not plan.registry_current(self._using):
+                return  # its table, or a column of it, comes with a migration still to run
             while self._buffer:
                 self._recorder.record(**self._buffer[0])
                 del self._buffer[0]

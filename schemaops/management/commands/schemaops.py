@@ -15,6 +15,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from schemaops import conf
@@ -28,6 +29,7 @@ from schemaops.exceptions import (
     for_display,
 )
 from schemaops.lint import gate
+from schemaops.lint import migrations as lint_migrations
 from schemaops.lint import project as lint_module
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
@@ -454,24 +456,29 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to do: both tiers are up to date.")
             return
         findings: dict[str, list[str]] = {}
-        for finding in gate.lint_pending(database, scripts):
+        for finding in gate.lint_deploy(database, scripts):
             findings.setdefault(finding.path, []).append(
                 f"{finding.severity} at line {finding.line}: {finding.rule}"
             )
+        graph = MigrationLoader(connections[database], ignore_no_migrations=True).graph
         self.stdout.write(self.style.MIGRATE_HEADING(f"Planned steps ({database}):"))
         for number, step in enumerate(steps, start=1):
-            detail = ""
             if step.script is not None:
                 parsed = step.script.parsed
-                detail = (
+                kind = (
                     "atomic"
                     if parsed.atomic
                     else f"non-atomic ({parsed.up.non_transactional or 'atomic=false'})"
                 )
-                found = findings.get(loader.display(step.script.path), [])
-                verdict = "; ".join(found) if found else "clean"
-                detail = f"  [{detail}; lint: {verdict}]"
-            self.stdout.write(f"  {number:3}. {step}{detail}")
+                path = loader.display(step.script.path)
+            else:
+                assert step.migration is not None
+                migration = graph.nodes[step.migration]
+                kind = "atomic" if migration.atomic else "non-atomic (atomic = False)"
+                path = loader.display(lint_migrations.migration_path(migration))
+            found = findings.get(path, [])
+            verdict = "; ".join(found) if found else "clean"
+            self.stdout.write(f"  {number:3}. {step}  [{kind}; lint: {verdict}]")
 
     def handle_migrate(
         self,
