@@ -79,6 +79,7 @@ class Command(django_migrate.Command):
         self._recorder = Recorder(database)
         self._buffer: list[dict[str, Any]] = []
         self._running: tuple[Migration, Any, float, str] | None = None
+        self._said_while_running = False
         self._guard = MigrationGuard(database, self._progress)
         run_scripts = bool(
             options.get("run_scripts", True)
@@ -131,6 +132,9 @@ class Command(django_migrate.Command):
 
     def _progress(self, message: str) -> None:
         if self.verbosity >= 1:
+            if self._running is not None and not self._said_while_running:
+                self.stdout.write("")  # off the line Django's "Applying ..." left open
+                self._said_while_running = True
             self.stdout.write(message)
             self.stdout.flush()
 
@@ -163,6 +167,7 @@ class Command(django_migrate.Command):
             return
         if action in ("apply_start", "unapply_start"):
             self._running = (migration, timezone.now(), time.monotonic(), action)
+            self._said_while_running = False
             if not fake:
                 self._guard.started(migration)
         elif action in ("apply_success", "unapply_success") and self._running is not None:
