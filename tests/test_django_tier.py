@@ -466,3 +466,18 @@ def test_health_says_migrating_while_a_django_migration_runs(tier: TierProject) 
     assert process.returncode == 0, stderr
     assert during.status == "migrating"
     assert health.check("runner").status == "ok"
+
+
+def test_a_waiting_instance_gives_up_after_lock_wait_without_a_traceback(
+    tier: TierProject,
+) -> None:
+    with_initial(tier)
+    tier.write("0002_note", ADD_FIELD.format(sleep=4))
+    first = tier.popen()
+    wait_for(lambda: running_query("pg_sleep(4)"))
+    second = tier.migrate("--lock-wait", "1")
+    first.communicate(timeout=120)
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr
+    assert "held the runner lock on database 'runner' for more than 1s: pid" in second.stderr
+    assert "Waiting for another run to finish: pid" in second.stdout

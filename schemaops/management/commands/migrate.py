@@ -64,6 +64,13 @@ class Command(django_migrate.Command):
             dest="lint_gate",
             help="Apply pending migrations and scripts even if the linter finds errors in them.",
         )
+        parser.add_argument(
+            "--lock-wait",
+            type=float,
+            metavar="SECONDS",
+            help="How long to wait for another instance's run to finish (the runner lock) "
+            "before giving up. Default: SCHEMAOPS['LOCK_WAIT'] (600).",
+        )
         # Set by ``schemaops migrate``, which runs the checks itself and calls this
         # command once per stretch of Django migrations, printing the heading once.
         parser.add_argument("--schemaops-checked", action="store_true", help=argparse.SUPPRESS)
@@ -89,7 +96,8 @@ class Command(django_migrate.Command):
         if options.get("schemaops_no_heading"):
             self._hide_heading()
         try:
-            with RunnerLock(database, conf.lock_wait(), self._progress):
+            wait = options.get("lock_wait")
+            with RunnerLock(database, conf.lock_wait() if wait is None else wait, self._progress):
                 scripts = self._check(database, options, run_scripts)
                 self._migrate(*args, **options)
                 if run_scripts:
