@@ -338,3 +338,19 @@ def test_database_restart_mid_run_stops_with_a_clear_error(scripts: ScriptFolder
     with connections["runner"].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM restarted")
         assert cursor.fetchone() == (1,)
+
+
+def test_a_scripts_row_records_its_attempts_and_lock_waits(scripts: ScriptFolder) -> None:
+    scripts.write("0001_table.sql", "CREATE TABLE waited (id int);")
+    scripts.run("migrate")
+    scripts.write("0002_alter.sql", "-- schemaops: lock_timeout=300ms\nALTER TABLE waited ADD c int;")
+    # Younger than lock_timeout when the script looks: it queues, times out, retries.
+    with open_transaction(share_lock("waited"), release_after=0.8):
+        scripts.run("migrate")
+    row = HistoryEntry.objects.using("runner").get(version="0002", outcome="applied")
+    assert row.attempts is not None
+    assert row.attempts >= 2
+    assert row.waited_ms is not None
+    assert row.waited_ms > 0
+    first = HistoryEntry.objects.using("runner").get(version="0001", outcome="applied")
+    assert (first.attempts, first.waited_ms) == (1, 0)

@@ -57,6 +57,8 @@ class LockDiscipline:
         self._may_cancel_autovacuum = True
         self.waited = 0.0
         """Seconds spent waiting so far: backing off and waiting for long holders."""
+        self.retries = 0
+        """Retries after ``lock_timeout`` so far."""
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
@@ -144,6 +146,7 @@ class LockDiscipline:
         )
         time.sleep(delay)
         self.waited += delay
+        self.retries += 1
 
     def drop_invalid_index(self, text: str) -> str | None:
         """If ``text`` builds an index concurrently and an INVALID one of that name is

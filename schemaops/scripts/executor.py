@@ -72,6 +72,7 @@ class ScriptExecutor:
         self.progress: Progress = progress or (lambda message: None)
         self.recorder = Recorder(using)
         self.discipline = LockDiscipline(using, self.progress)
+        self._before = (0, 0.0)
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
@@ -103,6 +104,8 @@ class ScriptExecutor:
         )
 
     def _run(self, script: Script, section: Section, direction: str, outcome: str) -> HistoryEntry:
+        # What this run cost, for its row: attempts and time spent waiting for locks.
+        self._before = (self.discipline.retries, self.discipline.waited)
         with governing(self.using):
             return self._run_section(script, section, direction, outcome)
 
@@ -130,6 +133,10 @@ class ScriptExecutor:
         duration_ms: int | None,
         **extra: object,
     ) -> HistoryEntry:
+        if duration_ms is not None:
+            retries, waited = self._before
+            extra.setdefault("attempts", 1 + self.discipline.retries - retries)
+            extra.setdefault("waited_ms", int((self.discipline.waited - waited) * 1000))
         return self.recorder.record(
             tier=Tier.SQL,
             location=script.location.name,
