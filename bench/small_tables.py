@@ -39,7 +39,10 @@ def connect() -> psycopg.Connection[tuple[object, ...]]:
 
     server = embedded.ensure_server()
     return psycopg.connect(
-        host=server.socket_dir, port=server.port, user=server.user, dbname="postgres",
+        host=server.socket_dir,
+        port=server.port,
+        user=server.user,
+        dbname="postgres",
         autocommit=True,
     )
 

@@ -1,0 +1,1 @@
+"""One migrations module per case of the stall benchmark's Django tier."""

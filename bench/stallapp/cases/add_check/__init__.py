@@ -1,0 +1,1 @@
+"""Case add_check of bench/stall.py's Django tier."""

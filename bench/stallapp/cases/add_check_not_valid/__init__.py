@@ -1,0 +1,1 @@
+"""Case add_check_not_valid of bench/stall.py's Django tier."""

@@ -1,0 +1,1 @@
+"""Case add_index of bench/stall.py's Django tier."""

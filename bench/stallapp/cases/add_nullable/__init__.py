@@ -1,0 +1,1 @@
+"""Case add_nullable of bench/stall.py's Django tier."""
