@@ -343,7 +343,9 @@ def test_database_restart_mid_run_stops_with_a_clear_error(scripts: ScriptFolder
 def test_a_scripts_row_records_its_attempts_and_lock_waits(scripts: ScriptFolder) -> None:
     scripts.write("0001_table.sql", "CREATE TABLE waited (id int);")
     scripts.run("migrate")
-    scripts.write("0002_alter.sql", "-- schemaops: lock_timeout=300ms\nALTER TABLE waited ADD c int;")
+    scripts.write(
+        "0002_alter.sql", "-- schemaops: lock_timeout=300ms\nALTER TABLE waited ADD c int;"
+    )
     # Younger than lock_timeout when the script looks: it queues, times out, retries.
     with open_transaction(share_lock("waited"), release_after=0.8):
         scripts.run("migrate")
