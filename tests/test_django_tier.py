@@ -481,3 +481,41 @@ def test_a_waiting_instance_gives_up_after_lock_wait_without_a_traceback(
     assert "Traceback" not in second.stderr
     assert "held the runner lock on database 'runner' for more than 1s: pid" in second.stderr
     assert "Waiting for another run to finish: pid" in second.stdout
+
+
+def test_a_table_created_and_renamed_in_this_deploy_is_still_new(tier: TierProject) -> None:
+    with_initial(tier)
+    tier.write(
+        "0002_thing",
+        """
+        from django.db import migrations, models
+
+
+        class Migration(migrations.Migration):
+            dependencies = [("tierapp", "0001_initial")]
+            operations = [
+                migrations.CreateModel(
+                    "Thing",
+                    [("id", models.BigAutoField(primary_key=True)), ("n", models.IntegerField())],
+                ),
+            ]
+        """,
+    )
+    tier.write(
+        "0003_widget",
+        """
+        from django.db import migrations, models
+
+
+        class Migration(migrations.Migration):
+            dependencies = [("tierapp", "0002_thing")]
+            operations = [
+                migrations.RenameModel("Thing", "Widget"),
+                migrations.AddIndex("widget", models.Index(fields=["n"], name="widget_n")),
+            ]
+        """,
+    )
+    done = tier.migrate(small_table_size="0")  # judged as new, not as small
+    assert done.returncode == 0, done.stderr
+    assert "lint" not in done.stdout
+    assert "0003_widget" in applied_migrations()

@@ -170,7 +170,20 @@ def live_run(scripts: ScriptFolder) -> Iterator[LiveRun]:
     row = newest_row()
     assert row is not None
     assert row.backend_pid is not None
-    run = LiveRun(process, row.backend_pid)
+    pid = row.backend_pid
+
+    def sleeping() -> bool:
+        with session() as admin:
+            found = admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND state = 'active'"
+                " AND query LIKE '%%pg_sleep%%'",
+                [pid],
+            ).fetchone()
+        return found is not None
+
+    # The started row is written just before the statement is sent.
+    wait_for(sleeping, "the script's statement to run")
+    run = LiveRun(process, pid)
     try:
         yield run
     finally:

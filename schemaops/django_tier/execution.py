@@ -108,7 +108,9 @@ class MigrationGuard:
         self.discipline = LockDiscipline(using, self.progress)
         self._running: _Running | None = None
         self._busy = False
+        # The session's own timeouts, put back when the run ends, and those set now.
         self._session_timeouts: tuple[str, str] | None = None
+        self._timeouts_set: tuple[str, str] | None = None
         # Tables created in this run: nobody else can hold a lock on them yet.
         self._created: set[str] = set()
 
@@ -126,6 +128,10 @@ class MigrationGuard:
                 if self._running is not None:
                     self._release(self._running)
                     self._running = None
+                if self._session_timeouts is not None and self._usable():
+                    with self._own():
+                        set_timeouts(self.connection, *self._session_timeouts, local=False)
+                self._session_timeouts = self._timeouts_set = None
 
     # The progress callback's side ----------------------------------------------
 
@@ -142,12 +148,13 @@ class MigrationGuard:
             f"{migration.app_label}.{migration.name}",
             self.discipline.waited,
         )
-        with self._own():
-            before = set_timeouts(
-                self.connection, policy.lock_timeout, policy.statement_timeout, local=False
-            )
-        if self._session_timeouts is None:
-            self._session_timeouts = before
+        wanted = (policy.lock_timeout, policy.statement_timeout)
+        if wanted != self._timeouts_set:
+            with self._own():
+                before = set_timeouts(self.connection, *wanted, local=False)
+            if self._session_timeouts is None:
+                self._session_timeouts = before
+            self._timeouts_set = wanted
         for method in ("apply", "unapply"):
             original = getattr(migration, method)
             setattr(migration, method, functools.partial(self._run_unit, running, original))
@@ -166,9 +173,6 @@ class MigrationGuard:
     def _release(self, running: _Running) -> None:
         for method in ("apply", "unapply"):
             running.migration.__dict__.pop(method, None)
-        if self._session_timeouts is not None and self._usable():
-            with self._own():
-                set_timeouts(self.connection, *self._session_timeouts, local=False)
 
     def _usable(self) -> bool:
         connection = self.connection

@@ -221,6 +221,16 @@ def _offline_connection(alias: str) -> BaseDatabaseWrapper:
     return connection
 
 
+_PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_$]*$")
+
+
+def _as_regclass(table: str) -> str:
+    """A Django ``db_table`` as ``to_regclass`` reads it (quoted unless it is lower case)."""
+    if not table or _PLAIN_NAME.match(table):
+        return table
+    return '"' + table.replace('"', '""') + '"'
+
+
 def _db_table(app_label: str, model_name_lower: str, db_table: object = None) -> str:
     """The model's table: ``Meta.db_table``, else Django's ``app_model``."""
     return str(db_table or f"{app_label}_{model_name_lower}")
@@ -415,7 +425,7 @@ class MigrationLinter:
                 column,
                 message,
                 rule.hint_for(True),
-                table,
+                _as_regclass(table),
             )
 
     def _suppress(self, unit: _Unit, findings: list[Finding]) -> list[Finding]:
@@ -545,6 +555,14 @@ def _delete_model(
 def _rename_model(
     linter: MigrationLinter, unit: _Unit, op: ops.RenameModel, state: ProjectState, path: Any
 ) -> None:
+    old = linter._model(state, unit.app_label, op.old_name)
+    if old is not None and not old.options.get("db_table"):
+        # A table created in this unit (or, pending, in this deploy) is still new
+        # under its new name.
+        if op.old_name_lower in unit.created:
+            unit.created.add(op.new_name_lower)
+        if unit.context.created_here(_db_table(unit.app_label, op.old_name_lower)):
+            unit.context.created_tables.add(_db_table(unit.app_label, op.new_name_lower))
     model = linter._existing(unit, state, op.old_name)
     if model is not None and not model.options.get("db_table"):
         linter._find(

@@ -125,6 +125,8 @@ def django_dependencies(script: Script) -> list[tuple[str, str]]:
 def check_django_dependencies(using: str, scripts: list[Script]) -> set[tuple[str, str]]:
     """Raise :class:`PlanError` for a dependency on an unknown migration; return the
     pending ones."""
+    if not any(django_dependencies(script) for script in scripts):
+        return set()
     loader = MigrationLoader(connections[using], ignore_no_migrations=True)
     pending: set[tuple[str, str]] = set()
     for script in scripts:

@@ -87,6 +87,7 @@ class Command(django_migrate.Command):
         self._buffer: list[dict[str, Any]] = []
         self._running: tuple[Migration, Any, float, str] | None = None
         self._said_while_running = False
+        self._registry_current = False
         self._guard = MigrationGuard(database, self._progress)
         run_scripts = bool(
             options.get("run_scripts", True)
@@ -253,8 +254,10 @@ class Command(django_migrate.Command):
         if not self._buffer:
             return
         try:
-            if not plan.registry_current(self._using):
-                return  # its table, or a column of it, comes with a migration still to run
+            if not self._registry_current:
+                if not plan.registry_current(self._using):
+                    return  # its table, or a column of it, comes with a migration to run
+                self._registry_current = True
             while self._buffer:
                 self._recorder.record(**self._buffer[0])
                 del self._buffer[0]
