@@ -12,11 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
-from schemaops import admin_status
 from schemaops.models import HistoryEntry, Outcome
 from schemaops.scripts.loader import display
 
 if TYPE_CHECKING:
+    from schemaops.admin_status import StatusPage
     _HistoryEntryAdminBase = admin.ModelAdmin[HistoryEntry]
 else:
     _HistoryEntryAdminBase = admin.ModelAdmin
@@ -164,6 +164,10 @@ class HistoryEntryAdmin(_HistoryEntryAdminBase):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
+        # Imported here: the status page reads the linter, which every manage.py
+        # command would otherwise import with the admin at start-up.
+        from schemaops import admin_status
+
         page = admin_status.collect(DEFAULT_DB_ALIAS)
         context = {
             **self.admin_site.each_context(request),
@@ -175,7 +179,7 @@ class HistoryEntryAdmin(_HistoryEntryAdminBase):
         return TemplateResponse(request, "admin/schemaops/status.html", context)
 
 
-def _steps_with_findings(page: admin_status.StatusPage) -> list[tuple[Any, list[Any]]]:
+def _steps_with_findings(page: StatusPage) -> list[tuple[Any, list[Any]]]:
     """Each step with the lint findings of its script (findings name the file)."""
     by_path: dict[str, list[Any]] = {}
     for finding in page.findings:

@@ -59,24 +59,27 @@ def lint_deploy(
     using: str,
     scripts: list[Script],
     *,
-    migrations: bool = True,
-    app_labels: set[str] | None = None,
+    planned: set[tuple[str, str]] | None = None,
     config: LintConfig | None = None,
 ) -> list[Finding]:
-    """Lint what a deploy applies: the pending Django migrations (of ``app_labels``,
-    every app when None), then ``scripts``, as one sequence against ``using``'s facts;
-    lock-heavy findings on small tables softened to warnings."""
-    from schemaops.lint.migrations import MigrationLinter  # imports the gate's facts
+    """Lint what a deploy applies: the Django migrations it runs (``planned``, as
+    ``(app_label, name)``; every pending one when None), then ``scripts``, as one
+    sequence against ``using``'s facts; lock-heavy findings on small tables softened
+    to warnings."""
+    from schemaops.lint.migrations import MigrationLinter
 
     config = config_module.from_settings() if config is None else config
     context = database.database_context(using, config.pg_version)
     findings: list[Finding] = []
-    if migrations:
+    if planned is None or planned:
         loader = MigrationLoader(connections[using], ignore_no_migrations=True)
-        applied = set(loader.applied_migrations or {})
+        if planned is None:
+            applied = set(loader.applied_migrations or {})
+        else:
+            applied = {key for key in loader.graph.nodes if key not in planned}
         if any(key not in applied for key in loader.graph.nodes):
             linter = MigrationLinter(config, using=using, facts=context)
-            findings.extend(linter.lint(loader, app_labels, applied).findings)
+            findings.extend(linter.lint(loader, None, applied).findings)
         context.django = False
     for script in scripts:
         findings.extend(config.keep(lint_script(script, context)))
@@ -121,15 +124,11 @@ def _kib(size: int) -> str:
 
 
 def check(
-    using: str,
-    scripts: list[Script],
-    *,
-    migrations: bool = True,
-    app_labels: set[str] | None = None,
+    using: str, scripts: list[Script], *, planned: set[tuple[str, str]] | None = None
 ) -> list[Finding]:
     """Raise :class:`LintRefused` if what the deploy applies has an error finding;
     return the warnings otherwise."""
-    findings = lint_deploy(using, scripts, migrations=migrations, app_labels=app_labels)
+    findings = lint_deploy(using, scripts, planned=planned)
     errors = [f for f in findings if f.severity == rules.ERROR]
     if errors:
         raise LintRefused(refusal(errors))

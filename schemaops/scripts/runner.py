@@ -10,7 +10,6 @@ from django.db.migrations.loader import MigrationLoader
 
 from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
-from schemaops.lint import gate
 from schemaops.models import HistoryEntry
 from schemaops.scripts import plan
 from schemaops.scripts.executor import ScriptExecutor
@@ -102,13 +101,16 @@ def lint_gate(
     scripts: list[Script],
     progress: Progress,
     *,
-    migrations: bool = True,
-    app_labels: set[str] | None = None,
+    planned: set[tuple[str, str]] | None = None,
 ) -> None:
-    """Refuse the run if ``scripts`` or the pending Django migrations (of ``app_labels``;
-    none when not ``migrations``) have an unsuppressed error-level lint finding
+    """Refuse the run if ``scripts`` or the Django migrations it applies (``planned``;
+    every pending one when None) have an unsuppressed error-level lint finding
     (:class:`LintRefused`); report the warnings through ``progress``."""
-    for finding in gate.check(using, scripts, migrations=migrations, app_labels=app_labels):
+    if not scripts and planned is not None and not planned:
+        return  # nothing to judge, and nothing to import for it
+    from schemaops.lint import gate  # the linter, only when there is something to lint
+
+    for finding in gate.check(using, scripts, planned=planned):
         progress(f"  lint warning: {finding}")
 
 

@@ -19,6 +19,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate as django_migrate
 from django.db import DatabaseError
 from django.db.migrations.migration import Migration
+from django.db.models.signals import pre_migrate
 from django.utils import timezone
 
 from schemaops import conf
@@ -107,8 +108,10 @@ class Command(django_migrate.Command):
             raise CommandError(for_display(str(exc))) from exc
 
     def _check(self, database: str, options: dict[str, Any], run_scripts: bool) -> list[Script]:
-        """Every check of both tiers, before the first step of either; return the
-        scripts the run will apply."""
+        """The checks of the scripts, before the first step of either tier; return
+        the scripts the run will apply. The lint gate follows, once Django has
+        planned its migrations (:meth:`_gate`)."""
+        self._gate_scripts: list[Script] | None = None
         if options.get("schemaops_checked"):
             return []
         scripts: list[Script] = []
@@ -116,18 +119,21 @@ class Command(django_migrate.Command):
             scripts = runner.pending_scripts(database)
             runner.check_django_dependencies(database, scripts)
         if options.get("lint_gate", True) and not _creating_test_database(options):
-            app_label = options.get("app_label")
-            runner.lint_gate(
-                database,
-                scripts,
-                self._progress,
-                migrations=True,
-                app_labels={app_label} if app_label else None,
-            )
+            self._gate_scripts = scripts
         return scripts
 
+    def _gate(self, plan: list[tuple[Migration, bool]] | None = None, **kwargs: Any) -> None:
+        """The lint gate, on ``pre_migrate``: Django has planned the migrations it
+        applies and run none yet. Sent once per app; judged once."""
+        scripts, self._gate_scripts = self._gate_scripts, None
+        if scripts is None or kwargs.get("using") != self._using:
+            return
+        planned = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
+        runner.lint_gate(self._using, scripts, self._progress, planned=planned)
+
     def _migrate(self, *args: Any, **options: Any) -> None:
-        """Django's own run, under the guard, every migration recorded."""
+        """Django's own run, under the guard, gated, every migration recorded."""
+        pre_migrate.connect(self._gate, dispatch_uid=f"schemaops-gate-{id(self)}")
         try:
             with self._guard.installed():
                 super().handle(*args, **options)
@@ -137,6 +143,7 @@ class Command(django_migrate.Command):
                 raise CommandError(self._database_failure(exc)) from exc
             raise
         finally:
+            pre_migrate.disconnect(dispatch_uid=f"schemaops-gate-{id(self)}")
             self._flush()
 
     def _progress(self, message: str) -> None:

@@ -499,7 +499,7 @@ class Command(BaseCommand):
             scripts = runner.pending_scripts(database, target=target, options=options)
             steps = runner.interleaved(database, scripts)
             if lint_gate:
-                runner.lint_gate(database, scripts, self.progress, migrations=True)
+                runner.lint_gate(database, scripts, self.progress)
             calls = 0
 
             def migrate(*args: str) -> None:
