@@ -17,6 +17,7 @@ from schemaops.scripts.loader import display
 
 if TYPE_CHECKING:
     from schemaops.admin_status import StatusPage
+
     _HistoryEntryAdminBase = admin.ModelAdmin[HistoryEntry]
 else:
     _HistoryEntryAdminBase = admin.ModelAdmin

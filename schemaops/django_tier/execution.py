@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
@@ -42,21 +41,12 @@ from django.db.migrations.state import ProjectState
 from schemaops import statements
 from schemaops.exceptions import MigrationFailed, PolicyError
 from schemaops.locking import classify
-from schemaops.locking.discipline import LockDiscipline, governed, queue_failure
+from schemaops.locking.discipline import Budget, GaveUp, LockDiscipline, WouldQueue, governed
 from schemaops.locking.errors import is_lock_timeout, original_error
 from schemaops.locking.policy import LockPolicy
-from schemaops.locking.retry import queue_budget
 from schemaops.locking.timeouts import set_timeouts
 
 Progress = Callable[[str], None]
-
-
-class _WouldQueue(Exception):
-    """Taking the lock now would queue behind a long transaction, and writers behind us."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
 
 
 @dataclasses.dataclass
@@ -66,8 +56,7 @@ class _Running:
     migration: Migration
     policy: LockPolicy
     label: str
-    waited_before: float
-    attempts: int = 1
+    since: tuple[int, int, float]  # the discipline's counters when it started
     in_unit: bool = False  # inside the savepoint of a retried atomic unit
     last_statement: str = ""
 
@@ -146,7 +135,7 @@ class MigrationGuard:
             migration,
             policy,
             f"{migration.app_label}.{migration.name}",
-            self.discipline.waited,
+            self.discipline.mark(),
         )
         wanted = (policy.lock_timeout, policy.statement_timeout)
         if wanted != self._timeouts_set:
@@ -168,7 +157,7 @@ class MigrationGuard:
             return 1, 0
         self._running = None
         self._release(running)
-        return running.attempts, int((self.discipline.waited - running.waited_before) * 1000)
+        return self.discipline.spent(running.since)
 
     def _release(self, running: _Running) -> None:
         for method in ("apply", "unapply"):
@@ -210,13 +199,12 @@ class MigrationGuard:
         if collect_sql or not schema_editor.atomic_migration:
             return original(project_state, schema_editor, collect_sql)
         policy = running.policy
-        budget = queue_budget(policy.retries)
-        deadline = time.monotonic() + budget
         # The state the migration starts from: apply() changes the one it is given.
         first = project_state.clone()
-        state = project_state
-        retries = 0
-        while True:
+        states = [project_state]
+
+        def attempt() -> ProjectState:
+            state = states.pop() if states else first.clone()
             deferred = list(schema_editor.deferred_sql)
             try:
                 with transaction.atomic(using=self.using):
@@ -226,46 +214,21 @@ class MigrationGuard:
                         self._run_deferred(schema_editor)
                     finally:
                         running.in_unit = False
-                return state
-            except _WouldQueue as would_queue:
-                schema_editor.deferred_sql = deferred
-                blocked = self.discipline.clear_the_way(
-                    running.label, would_queue.text, policy.lock_timeout, deadline
-                )
-                if blocked is not None:
-                    raise MigrationFailed(
-                        f"{running.label}: {queue_failure(blocked, budget)}, or raise its "
-                        "retries (schemaops = {'retries': N} on the Migration: the wait lasts "
-                        "as long as the retries' backoff in all). Nothing of it was kept (its "
-                        "transaction rolled back)."
-                    ) from None
-                running.attempts += 1
-            except DatabaseError as exc:
-                if not is_lock_timeout(original_error(exc)):
-                    raise
-                schema_editor.deferred_sql = deferred
-                with self._own():
-                    waited = self.discipline.describe_lock_wait(running.last_statement)
-                if retries >= policy.retries:
-                    raise MigrationFailed(
-                        f"{running.label}: could not get {waited} within "
-                        f"lock_timeout={policy.lock_timeout}, after {policy.retries} retries, "
-                        f"at: {_first_line(running.last_statement)}. Nothing of it was kept "
-                        "(its transaction rolled back). Run it when the table is quieter, or "
-                        "raise its budget: schemaops = {'lock_timeout': ..., 'retries': ...} on "
-                        "the Migration (or SCHEMAOPS['LOCK_TIMEOUT'] / ['RETRIES'])."
-                    ) from exc
-                retries += 1
-                running.attempts += 1
-                self.discipline.pause_before_retry(
-                    running.label,
-                    policy.lock_timeout,
-                    waited,
-                    retries,
-                    policy.retries,
-                    "rolled back, ",
-                )
-            state = first.clone()
+            except BaseException:
+                schema_editor.deferred_sql = deferred  # rolled back with the rest
+                raise
+            return state
+
+        try:
+            return self.discipline.retrying(
+                attempt,
+                Budget.from_now(policy.lock_timeout, policy.retries),
+                lambda text: running.label,
+                lock_timeout_at=lambda exc: _timed_out_at(running, exc),
+                what_happened="rolled back, ",
+            )
+        except GaveUp as gave_up:
+            raise MigrationFailed(_gave_up(running, gave_up)) from gave_up.__cause__
 
     def _run_deferred(self, schema_editor: BaseDatabaseSchemaEditor) -> None:
         """Run the SQL Django defers to the end of the migration (foreign keys, some
@@ -326,46 +289,30 @@ class MigrationGuard:
     ) -> Any:
         policy = running.policy
         blocking = self._in_the_way_of(texts)
-        in_transaction = self.connection.in_atomic_block
-        deadline = time.monotonic() + queue_budget(policy.retries)
-        for text in blocking:
-            running.last_statement = text
-            if in_transaction:
-                # Waiting here would hold the locks the transaction took so far:
-                # roll the unit back and wait outside it, where it can be retried.
+        if self.connection.in_atomic_block:
+            # Waiting here would hold the locks the transaction took so far: roll
+            # the unit back and wait outside it, where it can be run again.
+            for text in blocking:
                 if running.in_unit and self.discipline.would_queue(text, policy.lock_timeout):
-                    raise _WouldQueue(text)
-                continue
-            blocked = self.discipline.clear_the_way(
-                running.label, text, policy.lock_timeout, deadline
+                    running.last_statement = text
+                    raise WouldQueue(text)
+            return execute(*call)
+        budget = Budget.from_now(policy.lock_timeout, policy.retries)
+
+        def attempt() -> Any:
+            for text in blocking:
+                self.discipline.wait_unqueued(running.label, text, budget)
+            return execute(*call)
+
+        try:
+            return self.discipline.retrying(
+                attempt,
+                budget,
+                lambda text: running.label,
+                lock_timeout_at=lambda exc: _timed_out_at(running, exc),
             )
-            if blocked is not None:
-                raise MigrationFailed(
-                    f"{running.label}: {queue_failure(blocked, queue_budget(policy.retries))}, "
-                    f"or raise its retries. Statement: {_first_line(text)}. "
-                    f"{_kept(running)}"
-                )
-        retries = 0
-        while True:
-            try:
-                return execute(*call)
-            except DatabaseError as exc:
-                if in_transaction or not is_lock_timeout(original_error(exc)):
-                    raise
-                waited = self.discipline.describe_lock_wait(texts[0])
-                if retries >= policy.retries:
-                    raise MigrationFailed(
-                        f"{running.label}: could not get {waited} within "
-                        f"lock_timeout={policy.lock_timeout}, after {policy.retries} retries, "
-                        f"at: {_first_line(texts[0])}. {_kept(running)} Run it when the table "
-                        "is quieter, or raise its budget: schemaops = {'lock_timeout': ..., "
-                        "'retries': ...} on the Migration."
-                    ) from exc
-                retries += 1
-                running.attempts += 1
-                self.discipline.pause_before_retry(
-                    running.label, policy.lock_timeout, waited, retries, policy.retries
-                )
+        except GaveUp as gave_up:
+            raise MigrationFailed(_gave_up(running, gave_up)) from gave_up.__cause__
 
     def _concurrently(
         self,
@@ -378,47 +325,65 @@ class MigrationGuard:
         index left behind for the rerun."""
         policy = running.policy
         text = texts[0]
-        retries = 0
-        while True:
-            before = set_timeouts(
-                self.connection,
-                policy.concurrent_lock_timeout,
-                policy.statement_timeout,
-                local=False,
-            )
-            try:
+
+        def attempt() -> Any:
+            dropped = self.discipline.drop_invalid_index(text)
+            if dropped:
+                self.progress(
+                    f"  {running.label}: dropped INVALID index {dropped} left by an earlier build"
+                )
+            with self.discipline.index_build_progress(running.label, text):
+                return execute(*call)
+
+        def timed_out_at(exc: BaseException) -> str | None:
+            if self._usable():
                 dropped = self.discipline.drop_invalid_index(text)
                 if dropped:
                     self.progress(
-                        f"  {running.label}: dropped INVALID index {dropped} left by an "
-                        "earlier build"
+                        f"  {running.label}: dropped the INVALID index {dropped} the failed "
+                        "build left"
                     )
-                with self.discipline.index_build_progress(running.label, text):
-                    return execute(*call)
-            except DatabaseError as exc:
-                failure = original_error(exc)
-                if self._usable():
-                    dropped = self.discipline.drop_invalid_index(text)
-                    if dropped:
-                        self.progress(
-                            f"  {running.label}: dropped the INVALID index {dropped} the "
-                            "failed build left"
-                        )
-                if not is_lock_timeout(failure) or retries >= policy.retries:
-                    raise
-                retries += 1
-                running.attempts += 1
-                waited = self.discipline.describe_lock_wait(text)
-                self.discipline.pause_before_retry(
-                    running.label,
-                    policy.concurrent_lock_timeout,
-                    waited,
-                    retries,
-                    policy.retries,
-                )
-            finally:
-                if self._usable():
-                    set_timeouts(self.connection, *before, local=False)
+            return _timed_out_at(running, exc)
+
+        before = set_timeouts(
+            self.connection, policy.concurrent_lock_timeout, policy.statement_timeout, local=False
+        )
+        try:
+            return self.discipline.retrying(
+                attempt,
+                Budget.from_now(policy.concurrent_lock_timeout, policy.retries),
+                lambda text: running.label,
+                lock_timeout_at=timed_out_at,
+            )
+        except GaveUp as gave_up:
+            raise MigrationFailed(_gave_up(running, gave_up)) from gave_up.__cause__
+        finally:
+            if self._usable():
+                set_timeouts(self.connection, *before, local=False)
+
+
+def _timed_out_at(running: _Running, exc: BaseException) -> str | None:
+    """The statement that hit ``lock_timeout``, if ``exc`` is that."""
+    return running.last_statement if is_lock_timeout(original_error(exc)) else None
+
+
+def _gave_up(running: _Running, gave_up: GaveUp) -> str:
+    """The message of a migration that could not take its lock within its budget."""
+    if gave_up.queued:
+        advice = (
+            "or raise its retries (schemaops = {'retries': N} on the Migration: the wait "
+            "lasts as long as the retries' backoff in all)."
+        )
+    else:
+        advice = (
+            "Run it when the table is quieter, or raise its budget: schemaops = "
+            "{'lock_timeout': ..., 'retries': ...} on the Migration (or "
+            "SCHEMAOPS['LOCK_TIMEOUT'] / ['RETRIES'])."
+        )
+    statement = f" Statement: {_first_line(gave_up.text)}." if gave_up.text else ""
+    if gave_up.queued:
+        return f"{running.label}: {gave_up.reason}, {advice}{statement} {_kept(running)}"
+    return f"{running.label}: {gave_up.reason}.{statement} {_kept(running)} {advice}"
 
 
 def _first_line(text: str) -> str:

@@ -3,10 +3,12 @@ tier's migration guard do before, around and after a statement that takes a lock
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -14,13 +16,57 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from schemaops.locking import classify, holders, indexes
 from schemaops.locking.errors import first_line
 from schemaops.locking.progress import IndexBuildProgress
-from schemaops.locking.retry import backoff
+from schemaops.locking.retry import backoff, queue_budget
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 # Waiting for a long transaction to end: how often pg_locks is read, and the wait reported.
 QUEUE_POLL_SECONDS = 0.1
 QUEUE_REPORT_SECONDS = 10.0
+
+
+class WouldQueue(Exception):
+    """Raised inside a unit by a statement that would queue behind a long transaction
+    (and make every writer queue behind it): :meth:`LockDiscipline.retrying` waits for
+    that transaction, holding nothing once the unit rolled back, and runs it again."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class GaveUp(Exception):
+    """A unit's lock stayed out of reach within its budget.
+
+    ``reason`` says why, in a clause for the caller's message; ``queued`` tells a
+    wait for a long transaction (``True``) from retries after ``lock_timeout``.
+    """
+
+    def __init__(self, text: str, reason: str, *, queued: bool) -> None:
+        super().__init__(reason)
+        self.text = text
+        self.reason = reason
+        self.queued = queued
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How a unit may wait for its locks: ``lock_timeout`` per try, ``retries`` tries
+    more, and until ``deadline`` (monotonic) for long transactions to end."""
+
+    lock_timeout: str
+    retries: int
+    deadline: float
+
+    @classmethod
+    def from_now(cls, lock_timeout: str, retries: int) -> Budget:
+        return cls(lock_timeout, retries, time.monotonic() + queue_budget(retries))
+
+    @property
+    def wait(self) -> float:
+        """How long it may wait for long transactions in all."""
+        return queue_budget(self.retries)
 
 
 _governing = threading.local()
@@ -48,7 +94,9 @@ class LockDiscipline:
     """Take locks on database ``using`` without making writers queue.
 
     Messages go through ``progress``, each starting with the label the caller
-    gives for the statement (``"demo:0003: line 4"``, ``"shop.0012_sku"``).
+    gives for the statement (``"demo:0003: line 4"``, ``"shop.0012_sku"``). Its
+    own queries (``pg_locks``, INVALID indexes) run :func:`governing`, so that the
+    Django tier's guard lets them through.
     """
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS, progress: Progress | None = None) -> None:
@@ -59,6 +107,90 @@ class LockDiscipline:
         """Seconds spent waiting so far: backing off and waiting for long holders."""
         self.retries = 0
         """Retries after ``lock_timeout`` so far."""
+        self.reruns = 0
+        """Units run again after waiting for a long transaction, so far."""
+
+    def retrying(
+        self,
+        attempt: Callable[[], T],
+        budget: Budget,
+        label: Callable[[str], str],
+        *,
+        lock_timeout_at: Callable[[BaseException], str | None],
+        what_happened: str = "",
+    ) -> T:
+        """Run ``attempt`` (one unit: a transaction, or one statement outside any)
+        until it returns, and return what it returns.
+
+        When it raises :class:`WouldQueue`, wait without queuing for the long
+        transaction in the way, then run it again. When it raises a database
+        error that ``lock_timeout_at`` says was a lock timeout (returning the
+        statement's text), back off and run it again, up to ``budget.retries``
+        times. ``label`` names a statement in the messages.
+
+        Raises:
+            GaveUp: the budget ran out (the last error is its ``__cause__``).
+            DatabaseError: any other failure, as ``attempt`` raised it.
+        """
+        retries = 0
+        while True:
+            try:
+                return attempt()
+            except WouldQueue as exc:
+                blocked = self.clear_the_way(
+                    label(exc.text), exc.text, budget.lock_timeout, budget.deadline
+                )
+                if blocked is None and time.monotonic() < budget.deadline:
+                    self.reruns += 1
+                    continue
+                raise GaveUp(
+                    exc.text,
+                    queue_failure(blocked or "a long transaction", budget.wait),
+                    queued=True,
+                ) from None
+            except DatabaseError as exc:
+                text = lock_timeout_at(exc)
+                if text is None:
+                    raise
+                waited = self.describe_lock_wait(text)
+                if retries >= budget.retries:
+                    raise GaveUp(
+                        text,
+                        f"could not get {waited} within lock_timeout={budget.lock_timeout}, "
+                        f"after {budget.retries} retries",
+                        queued=False,
+                    ) from exc
+                retries += 1
+                self.pause_before_retry(
+                    label(text),
+                    budget.lock_timeout,
+                    waited,
+                    retries,
+                    budget.retries,
+                    what_happened,
+                )
+
+    def wait_unqueued(self, label: str, text: str, budget: Budget) -> None:
+        """Before ``text`` runs outside a transaction: wait, holding nothing, until no
+        long transaction holds its table.
+
+        Raises:
+            GaveUp: one still does at ``budget.deadline``.
+        """
+        blocked = self.clear_the_way(label, text, budget.lock_timeout, budget.deadline)
+        if blocked is not None:
+            raise GaveUp(text, queue_failure(blocked, budget.wait), queued=True)
+
+    def spent(self, since: tuple[int, int, float]) -> tuple[int, int]:
+        """Attempts and ms waited since :meth:`mark` returned ``since``: 1 plus every
+        retry and rerun."""
+        retries, reruns, waited = since
+        attempts = 1 + self.retries - retries + self.reruns - reruns
+        return attempts, int((self.waited - waited) * 1000)
+
+    def mark(self) -> tuple[int, int, float]:
+        """Where the counters stand, for :meth:`spent`."""
+        return self.retries, self.reruns, self.waited
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
@@ -66,7 +198,8 @@ class LockDiscipline:
 
     def would_queue(self, text: str, lock_timeout: str) -> bool:
         """Whether ``text`` would queue behind a long holder of its table's lock."""
-        return bool(holders.in_the_way(self.connection, text, lock_timeout))
+        with governing(self.using):
+            return bool(holders.in_the_way(self.connection, text, lock_timeout))
 
     def clear_the_way(
         self, label: str, text: str, lock_timeout: str, deadline: float
@@ -82,7 +215,7 @@ class LockDiscipline:
         reported = 0.0
         started = time.monotonic()
         try:
-            while found := holders.in_the_way(self.connection, text, lock_timeout):
+            while found := self._holders(text, lock_timeout):
                 described = "; ".join(holder.describe() for holder in found[:3])
                 vacuums = [h for h in found if h.cancellable]
                 if (
@@ -111,11 +244,16 @@ class LockDiscipline:
         finally:
             self.waited += time.monotonic() - started
 
+    def _holders(self, text: str, lock_timeout: str) -> list[holders.Holder]:
+        with governing(self.using):
+            return holders.in_the_way(self.connection, text, lock_timeout)
+
     def _cancel_autovacuum(self, found: list[holders.Holder]) -> bool:
         """Cancel the (non-wraparound) autovacuum workers in ``found``; return whether
         it was allowed."""
         try:
-            holders.cancel(self.connection, found)
+            with governing(self.using):
+                holders.cancel(self.connection, found)
         except DatabaseError as exc:
             self._may_cancel_autovacuum = False
             self.progress(
@@ -127,7 +265,8 @@ class LockDiscipline:
 
     def describe_lock_wait(self, text: str) -> str:
         """Name the relation ``text`` waited for, and who holds locks on it."""
-        return holders.describe_lock_wait(self.connection, text)
+        with governing(self.using):
+            return holders.describe_lock_wait(self.connection, text)
 
     def pause_before_retry(
         self,
@@ -152,9 +291,10 @@ class LockDiscipline:
         """If ``text`` builds an index concurrently and an INVALID one of that name is
         there (left by an earlier failed or cancelled build), drop it; return its name."""
         name = classify.concurrent_index(text)
-        if name is not None and indexes.drop_invalid_index(self.connection, name):
-            return name
-        return None
+        if name is None:
+            return None
+        with governing(self.using):
+            return name if indexes.drop_invalid_index(self.connection, name) else None
 
     @contextmanager
     def index_build_progress(self, label: str, text: str) -> Iterator[None]:
@@ -162,7 +302,7 @@ class LockDiscipline:
         if not classify.reports_index_progress(text):
             yield
             return
-        with self.connection.cursor() as cursor:
+        with governing(self.using), self.connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             row = cursor.fetchone()
         assert row is not None

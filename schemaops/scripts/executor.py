@@ -13,7 +13,7 @@ from django.utils import timezone
 from schemaops import conf
 from schemaops.exceptions import ScriptError, ScriptFailed
 from schemaops.locking import classify
-from schemaops.locking.discipline import LockDiscipline, governing, queue_failure
+from schemaops.locking.discipline import Budget, GaveUp, LockDiscipline, WouldQueue, governing
 from schemaops.locking.errors import (
     first_line,
     is_lock_timeout,
@@ -34,8 +34,38 @@ BATCH_REPORT_SECONDS = 2.0
 Progress = Callable[[str], None]
 
 
-class _WouldQueue(Exception):
-    """Taking the lock now would queue behind a long transaction, and writers behind us."""
+class _Attempt:
+    """One attempt of an atomic script: when it started, the statement it is at, and
+    that statement's own error (leaving the atomic block on a dead connection
+    raises another one, "the connection is closed")."""
+
+    def __init__(self) -> None:
+        self.started_at = timezone.now()
+        self.start = time.monotonic()
+        self.current: Statement | None = None
+        self.error: BaseException | None = None
+        self.ran = False
+
+    def restart(self) -> None:
+        self.started_at, self.start = timezone.now(), time.monotonic()
+        self.current, self.error, self.ran = None, None, True
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.start) * 1000)
+
+
+class _Failure:
+    """What the last failed try of a statement left: its error, whether the session
+    survived it, and what became of an INVALID index it left."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+        self.alive = True
+        self.leftover = ""
+
+
+def _statement_of(section: Section, text: str) -> Statement:
+    return next(s for s in section.statements if s.text == text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +102,7 @@ class ScriptExecutor:
         self.progress: Progress = progress or (lambda message: None)
         self.recorder = Recorder(using)
         self.discipline = LockDiscipline(using, self.progress)
-        self._before = (0, 0.0)
+        self._before = self.discipline.mark()
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
@@ -105,7 +135,7 @@ class ScriptExecutor:
 
     def _run(self, script: Script, section: Section, direction: str, outcome: str) -> HistoryEntry:
         # What this run cost, for its row: attempts and time spent waiting for locks.
-        self._before = (self.discipline.retries, self.discipline.waited)
+        self._before = self.discipline.mark()
         with governing(self.using):
             return self._run_section(script, section, direction, outcome)
 
@@ -134,9 +164,9 @@ class ScriptExecutor:
         **extra: object,
     ) -> HistoryEntry:
         if duration_ms is not None:
-            retries, waited = self._before
-            extra.setdefault("attempts", 1 + self.discipline.retries - retries)
-            extra.setdefault("waited_ms", int((self.discipline.waited - waited) * 1000))
+            attempts, waited_ms = self.discipline.spent(self._before)
+            extra.setdefault("attempts", attempts)
+            extra.setdefault("waited_ms", waited_ms)
         return self.recorder.record(
             tier=Tier.SQL,
             location=script.location.name,
@@ -154,20 +184,13 @@ class ScriptExecutor:
     def _usable(self) -> bool:
         return usable(self.connection)
 
-    def _clear_the_way(
-        self, script: Script, statement: Statement, lock_timeout: str, deadline: float
-    ) -> str | None:
-        return self.discipline.clear_the_way(
-            _label(script, statement), statement.text, lock_timeout, deadline
-        )
-
     def _queue_failure(
-        self, script: Script, section: Section, statement: Statement, holders: str, waited: float
+        self, script: Script, section: Section, statement: Statement, reason: str
     ) -> str:
         return (
-            f"{script.id} failed at {section.path}:{statement.line}: "
-            f"{queue_failure(holders, waited)}, or raise retries in the script's header (the "
-            "wait lasts as long as the retries' backoff in all)."
+            f"{script.id} failed at {section.path}:{statement.line}: {reason}, or raise "
+            "retries in the script's header (the wait lasts as long as the retries' backoff "
+            "in all)."
         )
 
     def _failure_message(
@@ -213,95 +236,87 @@ class ScriptExecutor:
         self, script: Script, section: Section, direction: str, outcome: str
     ) -> HistoryEntry:
         lock_timeout, statement_timeout, retries = self._settings(script)
-        budget = queue_budget(retries)
-        deadline = time.monotonic() + budget
+        budget = Budget.from_now(lock_timeout, retries)
         # Inside a caller's transaction (RunScript in an atomic migration), waiting
         # would hold the caller's locks: take the lock under lock_timeout instead.
         watch_queue = not self.connection.in_atomic_block
-        attempt = 0
-        while True:
+        tried = _Attempt()
+
+        def attempt() -> HistoryEntry:
             for statement in section.statements if watch_queue else ():
-                blocked = self._clear_the_way(script, statement, lock_timeout, deadline)
-                if blocked is not None:
-                    message = self._queue_failure(script, section, statement, blocked, budget)
-                    message += " Nothing of it was run."
-                    raise self._failed(
-                        script, section, direction, timezone.now(), 0, statement, message
-                    )
-            started_at = timezone.now()
-            start = time.monotonic()
-            current: Statement | None = None
-            # The statement's own error: leaving the atomic block on a dead
-            # connection raises another one ("the connection is closed").
-            statement_error: BaseException | None = None
-            try:
-                with transaction.atomic(using=self.using):
-                    with (
-                        timeouts(self.connection, lock_timeout, statement_timeout, local=True),
-                        self.connection.cursor() as cursor,
-                    ):
-                        try:
-                            for current in section.statements:
-                                if watch_queue and self.discipline.would_queue(
-                                    current.text, lock_timeout
-                                ):
-                                    raise _WouldQueue()
-                                cursor.execute(current.text)
-                        except DatabaseError as exc:
-                            statement_error = original_error(exc)
-                            raise
-                    duration_ms = int((time.monotonic() - start) * 1000)
-                    return self._record(
-                        script, section, direction, outcome, started_at, duration_ms
-                    )
-            except _WouldQueue:
-                # Rolled back: wait outside any transaction, holding no lock.
-                assert current is not None
-                blocked = self._clear_the_way(script, current, lock_timeout, deadline)
-                if blocked is None and time.monotonic() < deadline:
-                    continue
-                duration_ms = int((time.monotonic() - start) * 1000)
-                message = self._queue_failure(
-                    script, section, current, blocked or "a long transaction", budget
+                self.discipline.wait_unqueued(_label(script, statement), statement.text, budget)
+            tried.restart()
+            with transaction.atomic(using=self.using):
+                with (
+                    timeouts(self.connection, lock_timeout, statement_timeout, local=True),
+                    self.connection.cursor() as cursor,
+                ):
+                    try:
+                        for tried.current in section.statements:
+                            if watch_queue and self.discipline.would_queue(
+                                tried.current.text, lock_timeout
+                            ):
+                                raise WouldQueue(tried.current.text)
+                            cursor.execute(tried.current.text)
+                    except DatabaseError as exc:
+                        tried.error = original_error(exc)
+                        raise
+                return self._record(
+                    script, section, direction, outcome, tried.started_at, tried.elapsed_ms()
                 )
-                message += " Nothing of it was kept."
-                raise self._failed(
-                    script, section, direction, started_at, duration_ms, current, message
-                ) from None
-            except DatabaseError as raised:
-                failure = statement_error or raised
-                duration_ms = int((time.monotonic() - start) * 1000)
-                if is_lock_timeout(failure) and current is not None:
-                    waited = self.discipline.describe_lock_wait(current.text)
-                    if attempt < retries:
-                        attempt += 1
-                        self.discipline.pause_before_retry(
-                            _label(script, current),
-                            lock_timeout,
-                            waited,
-                            attempt,
-                            retries,
-                            "rolled back, ",
-                        )
-                        continue
-                    message = (
-                        f"{script.id} failed at {section.path}:{current.line}: could not get "
-                        f"{waited} within lock_timeout={lock_timeout}, after {retries} "
-                        "retries. Nothing of it was kept. Run it when the table is quieter, or "
-                        "raise lock_timeout/retries in the script's header."
-                    )
-                else:
-                    lost = (
-                        " The connection to the database was lost."
-                        if session_lost(self.connection, failure)
-                        else ""
-                    )
-                    message = self._failure_message(script, section, current, failure) + (
-                        f".{lost} Nothing of it was kept (the transaction rolled back)."
-                    )
-                raise self._failed(
-                    script, section, direction, started_at, duration_ms, current, message
-                ) from failure
+
+        def lock_timeout_at(raised: BaseException) -> str | None:
+            current = tried.current
+            failure = tried.error or raised
+            return current.text if current is not None and is_lock_timeout(failure) else None
+
+        try:
+            return self.discipline.retrying(
+                attempt,
+                budget,
+                lambda text: _label(script, _statement_of(section, text)),
+                lock_timeout_at=lock_timeout_at,
+                what_happened="rolled back, ",
+            )
+        except GaveUp as gave_up:
+            statement = _statement_of(section, gave_up.text)
+            if gave_up.queued:
+                message = self._queue_failure(script, section, statement, gave_up.reason)
+                message += " Nothing of it was kept." if tried.ran else " Nothing of it was run."
+            else:
+                message = (
+                    f"{script.id} failed at {section.path}:{statement.line}: {gave_up.reason}. "
+                    "Nothing of it was kept. Run it when the table is quieter, or raise "
+                    "lock_timeout/retries in the script's header."
+                )
+            raise self._failed(
+                script,
+                section,
+                direction,
+                tried.started_at,
+                tried.elapsed_ms(),
+                statement,
+                message,
+            ) from gave_up.__cause__
+        except DatabaseError as raised:
+            failure = tried.error or raised
+            lost = (
+                " The connection to the database was lost."
+                if session_lost(self.connection, failure)
+                else ""
+            )
+            message = self._failure_message(script, section, tried.current, failure) + (
+                f".{lost} Nothing of it was kept (the transaction rolled back)."
+            )
+            raise self._failed(
+                script,
+                section,
+                direction,
+                tried.started_at,
+                tried.elapsed_ms(),
+                tried.current,
+                message,
+            ) from failure
 
     def _run_autocommit(
         self, script: Script, section: Section, direction: str, outcome: str
@@ -473,67 +488,63 @@ class ScriptExecutor:
         """
         script, section = run.script, run.section
         index = classify.concurrent_index(statement.text)
-        attempt = 0
-        while True:
+        budget = Budget(run.lock_timeout, run.retries, run.deadline)
+        label = _label(script, statement)
+        failed = _Failure()
+
+        def attempt() -> int:
             dropped = self.discipline.drop_invalid_index(statement.text)
             if dropped:
                 # Left by an earlier failed or killed build; IF NOT EXISTS would keep it.
                 self.progress(
                     f"  {script.id}: dropped INVALID index {dropped} left by an earlier build"
                 )
-            blocked = self._clear_the_way(script, statement, run.lock_timeout, run.deadline)
-            if blocked is not None:
-                message = self._queue_failure(
-                    script, section, statement, blocked, queue_budget(run.retries)
-                )
-                message += " The statements before this one stayed applied (non-atomic script)."
-                duration_ms = int((time.monotonic() - run.start) * 1000)
-                raise self._failed(
-                    script, section, run.direction, run.started_at, duration_ms, statement, message
-                )
-            try:
-                with self.connection.cursor() as cursor:
-                    cursor.execute(sql)
-                    return max(int(cursor.rowcount), 0)
-            except DatabaseError as exc:
-                failure = original_error(exc)
-            alive = self._usable()
-            leftover = ""
-            if index and alive:
+            self.discipline.wait_unqueued(label, statement.text, budget)
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+                return max(int(cursor.rowcount), 0)
+
+        def lock_timeout_at(raised: BaseException) -> str | None:
+            failed.error = original_error(raised)
+            failed.alive = self._usable()
+            failed.leftover = ""
+            if index and failed.alive:
                 try:
                     if self.discipline.drop_invalid_index(statement.text):
-                        leftover = f" The INVALID index {index} it left was dropped."
+                        failed.leftover = f" The INVALID index {index} it left was dropped."
                 except DatabaseError as drop_error:
-                    leftover = (
+                    failed.leftover = (
                         f" It left the INVALID index {index}, which could not be "
                         f"dropped ({first_line(drop_error)}): DROP INDEX CONCURRENTLY "
                         f"{index};"
                     )
-            if alive and is_lock_timeout(failure):
-                waited = self.discipline.describe_lock_wait(statement.text)
-                if attempt < run.retries:
-                    attempt += 1
-                    self.discipline.pause_before_retry(
-                        _label(script, statement), run.lock_timeout, waited, attempt, run.retries
-                    )
-                    continue
-                message = (
-                    f"{script.id} failed at {section.path}:{statement.line}{where}: could not "
-                    f"get {waited} within lock_timeout={run.lock_timeout}, after {run.retries} "
-                    "retries."
-                )
+            return statement.text if failed.alive and is_lock_timeout(failed.error) else None
+
+        stayed = " The statements before this one stayed applied (non-atomic script)."
+        try:
+            return self.discipline.retrying(
+                attempt, budget, lambda text: label, lock_timeout_at=lock_timeout_at
+            )
+        except GaveUp as gave_up:
+            if gave_up.queued:
+                message = self._queue_failure(script, section, statement, gave_up.reason) + stayed
             else:
-                message = self._failure_message(script, section, statement, failure)
-                if where:
-                    message = message.replace(
-                        f":{statement.line}: ", f":{statement.line}{where}: ", 1
-                    )
-                message += "."
-            if not alive or session_lost(self.connection, failure):
+                message = (
+                    f"{script.id} failed at {section.path}:{statement.line}{where}: "
+                    f"{gave_up.reason}.{stayed}{kept}{failed.leftover}"
+                )
+            cause: BaseException | None = gave_up.__cause__
+        except DatabaseError as raised:
+            failure = failed.error or original_error(raised)
+            message = self._failure_message(script, section, statement, failure)
+            if where:
+                message = message.replace(f":{statement.line}: ", f":{statement.line}{where}: ", 1)
+            message += "."
+            if not failed.alive or session_lost(self.connection, failure):
                 message += " The connection to the database was lost."
-            message += " The statements before this one stayed applied (non-atomic script)."
-            message += kept + leftover
-            duration_ms = int((time.monotonic() - run.start) * 1000)
-            raise self._failed(
-                script, section, run.direction, run.started_at, duration_ms, statement, message
-            ) from failure
+            message += stayed + kept + failed.leftover
+            cause = failure
+        duration_ms = int((time.monotonic() - run.start) * 1000)
+        raise self._failed(
+            script, section, run.direction, run.started_at, duration_ms, statement, message
+        ) from cause
