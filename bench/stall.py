@@ -225,11 +225,17 @@ def writer(url: str, rows: int, seed: int, stop: object, out: object) -> None:
     out.put(samples)  # type: ignore[attr-defined]
 
 
-def long_transaction(url: str, seconds: float, ready: object) -> None:
+def long_transaction(
+    url: str, seconds: float, ready: object, repeatable_read: bool = False
+) -> None:
     """Read the table in a transaction and keep it open until ``seconds`` after the
-    change starts (a report, an idle-in-transaction request, a pg_dump)."""
+    change starts (a report, an idle-in-transaction request, a pg_dump); with
+    ``repeatable_read``, an old snapshot (what a concurrent index build waits for)."""
     with psycopg.connect(url) as conn:
-        conn.execute("SET application_name = 'long report'")
+        if repeatable_read:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        name = "old snapshot" if repeatable_read else "long report"
+        conn.execute(f"SET application_name = '{name}'")  # type: ignore[arg-type]
         conn.execute("SELECT count(*) FROM orders WHERE id < 1000")
         ready.set()  # type: ignore[attr-defined]
         time.sleep(OPEN_BEFORE + seconds)
@@ -460,18 +466,6 @@ def fake_initial() -> None:
         raise SystemExit(f"faking stallapp.0001_initial on the template failed:\n{output}")
 
 
-def old_snapshot(url: str, seconds: float, ready: object) -> None:
-    """Take a REPEATABLE READ snapshot with one read of the table and keep it until
-    ``seconds`` after the change starts (a long report, a pg_dump)."""
-    with psycopg.connect(url) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.execute("SET application_name = 'old snapshot'")
-        conn.execute("SELECT count(*) FROM orders WHERE id < 1000")
-        ready.set()  # type: ignore[attr-defined]
-        time.sleep(OPEN_BEFORE + seconds)
-        conn.rollback()
-
-
 @dataclass
 class DjangoResult:
     case: str
@@ -528,7 +522,9 @@ def run_django(
         if case.hold == "reader":
             holder = context.Process(target=long_transaction, args=(url, reader_seconds, ready))
         else:
-            holder = context.Process(target=old_snapshot, args=(url, snapshot_seconds, ready))
+            holder = context.Process(
+                target=long_transaction, args=(url, snapshot_seconds, ready, True)
+            )
         holder.start()
         ready.wait(30)
         time.sleep(OPEN_BEFORE)
