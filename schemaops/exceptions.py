@@ -58,3 +58,7 @@ class MigrationFailed(SchemaOpsError):
 
 class PolicyError(SchemaOpsError, ValueError):
     """A migration's ``schemaops = {...}`` lock policy names an unknown key or a bad value."""
+
+
+class DatabaseUnavailable(SchemaOpsError, ConnectionError):
+    """The database did not answer; the message names it and says PostgreSQL's reason."""

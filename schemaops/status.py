@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 
-from schemaops.exceptions import DatabaseNotSupported, ScriptError
+from schemaops.exceptions import DatabaseNotSupported, DatabaseUnavailable, ScriptError
+from schemaops.locking.errors import original_error
 from schemaops.models import HistoryEntry
 from schemaops.scripts import loader, plan
 
@@ -93,6 +94,25 @@ def ensure_postgresql(using: str) -> None:
             f"Database {using!r} is {connection.vendor}, not PostgreSQL; schemaops works "
             "on PostgreSQL only. Pass --database with a PostgreSQL alias."
         )
+
+
+def ensure_connected(using: str) -> None:
+    """Connect to ``using`` now, so that a database that does not answer is one clear
+    error (:class:`DatabaseUnavailable`: the alias, host and port, PostgreSQL's
+    reason) rather than a traceback from whatever query came first."""
+    connection = connections[using]
+    try:
+        connection.ensure_connection()
+    except DatabaseError as exc:
+        settings_dict = connection.settings_dict
+        host = settings_dict.get("HOST") or "the local socket"
+        port = settings_dict.get("PORT") or "5432"
+        reason = " ".join(str(original_error(exc)).split()) or type(exc).__name__
+        raise DatabaseUnavailable(
+            f"Cannot connect to database {using!r} ({host}, port {port}): {reason} "
+            f"Start the server, or point DATABASES[{using!r}] (DATABASE_URL in the demo "
+            "project) at one that runs."
+        ) from None
 
 
 def django_migrations(using: str = DEFAULT_DB_ALIAS) -> list[MigrationState]:

@@ -4,14 +4,17 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
+from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,3 +169,35 @@ def tier(tmp_path: Path, scripts: ScriptFolder) -> Iterator[TierProject]:
     connections["runner"].close()
     with connections["runner"].cursor() as cursor:
         cursor.execute("DELETE FROM django_migrations WHERE app = 'tierapp'")
+
+
+def demo_manage(
+    *args: str, database_url: str, pythonpath: str = str(REPO_ROOT)
+) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py ARGS`` with the demo project's settings on ``database_url``."""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(DATABASE_URL=database_url, PYTHONPATH=pythonpath)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "manage.py"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def empty_database(server_params: dict[str, object]) -> Iterator[str]:
+    """A database with nothing in it (no registry), as a URL."""
+    name = "schemaops_test_empty"
+    with psycopg.connect(**server_params, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    host = urllib.parse.quote(str(server_params.get("host", "")), safe="")
+    user, port = server_params.get("user", "postgres"), server_params["port"]
+    yield f"postgres://{user}@{host}:{port}/{name}"
+    with psycopg.connect(**server_params, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from io import StringIO
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -461,3 +464,39 @@ def test_new_follows_timestamp_versions(scripts: ScriptFolder) -> None:
     (created,) = [p for p in scripts.path.iterdir() if p.name.endswith("_next_one.sql")]
     assert len(created.name.split("_")[0]) == 14
     assert int(created.name.split("_")[0]) > 20240103150000
+
+
+def test_new_follows_a_folder_of_up_down_pairs(scripts: ScriptFolder) -> None:
+    scripts.write("000002_add_avatar.up.sql", "ALTER TABLE users ADD avatar text;")
+    scripts.write("000002_add_avatar.down.sql", "ALTER TABLE users DROP avatar;")
+    output = scripts.run("new", "add bio", "--location", "ops")
+    up = scripts.path / "000003_add_bio.up.sql"
+    down = scripts.path / "000003_add_bio.down.sql"
+    assert f"Created {up}" in output
+    assert f"Created {down}" in output
+    assert up.read_text().startswith("-- Purpose: add bio\n")
+    assert "-- migrate:" not in up.read_text()
+    assert "Refer to it as ops:000003." in output
+
+
+def test_new_prints_the_path_relative_to_the_working_directory(
+    scripts: ScriptFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(scripts.path.parent)
+    output = scripts.run("new", "relative", "--location", "ops")
+    assert "Created ops/0001_relative.sql\n" in output
+
+
+def test_new_into_a_folder_it_cannot_write_says_so(scripts: ScriptFolder, settings: Any) -> None:
+    if os.geteuid() == 0:
+        # root writes anywhere but in sysfs, whose folders have no .sql files.
+        settings_dirs = {"ops": Path("/sys/kernel/mm")}
+    else:
+        scripts.path.chmod(0o500)
+        settings_dirs = {"ops": scripts.path}
+    settings.SCHEMAOPS = {**settings.SCHEMAOPS, "SCRIPT_DIRS": settings_dirs}
+    try:
+        with pytest.raises(CommandError, match=r"Cannot write .*0001_blocked.sql: .*permissions"):
+            scripts.run("new", "blocked", "--location", "ops")
+    finally:
+        scripts.path.chmod(0o700)

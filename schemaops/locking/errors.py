@@ -40,6 +40,30 @@ def original_error(exc: BaseException) -> BaseException:
     return found
 
 
+def _diagnostics(exc: BaseException) -> object:
+    """psycopg's diagnostics of a database error (Django's wraps it in ``__cause__``)."""
+    for candidate in (exc, exc.__cause__):
+        diag = getattr(candidate, "diag", None)
+        if diag is not None:
+            return diag
+    return None
+
+
+def server_details(exc: BaseException) -> str:
+    """PostgreSQL's DETAIL and HINT about an error, as lines to end a message with
+    ("" when it gave neither)."""
+    diag = _diagnostics(exc)
+    detail = getattr(diag, "message_detail", None)
+    hint = getattr(diag, "message_hint", None)
+    return (f"\n  DETAIL: {detail}" if detail else "") + (f"\n  HINT: {hint}" if hint else "")
+
+
+def statement_position(exc: BaseException) -> int | None:
+    """Where in the statement PostgreSQL says the error is (1-based character)."""
+    position = getattr(_diagnostics(exc), "statement_position", None)
+    return int(position) if position else None
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (its type's name when it has none)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -18,7 +18,9 @@ from schemaops.locking.errors import (
     first_line,
     is_lock_timeout,
     original_error,
+    server_details,
     session_lost,
+    statement_position,
     usable,
 )
 from schemaops.locking.retry import queue_budget
@@ -194,10 +196,27 @@ class ScriptExecutor:
         )
 
     def _failure_message(
-        self, script: Script, section: Section, statement: Statement | None, exc: BaseException
+        self,
+        script: Script,
+        section: Section,
+        statement: Statement | None,
+        exc: BaseException,
+        where: str = "",
     ) -> str:
-        where = f"{section.path}:{statement.line}" if statement else str(section.path)
-        return f"{script.id} failed at {where}: {first_line(exc)}"
+        """``ID failed at FILE:LINE[:COLUMN]: what PostgreSQL said`` (its DETAIL and
+        HINT go last, :func:`server_details`); the column where it names one."""
+        at = f"{section.path}:{statement.line}" if statement else str(section.path)
+        position = statement_position(exc)
+        if statement is not None and position is not None and not where:
+            before = statement.text[: position - 1]
+            line = statement.line + before.count("\n")
+            column = (
+                len(before) - before.rfind("\n")
+                if "\n" in before
+                else statement.column + len(before)
+            )
+            at = f"{section.path}:{line}:{column}"
+        return f"{script.id} failed at {at}{where}: {first_line(exc)}"
 
     def _failed(
         self,
@@ -307,6 +326,7 @@ class ScriptExecutor:
             )
             message = self._failure_message(script, section, tried.current, failure) + (
                 f".{lost} Nothing of it was kept (the transaction rolled back)."
+                + server_details(failure)
             )
             raise self._failed(
                 script,
@@ -536,13 +556,10 @@ class ScriptExecutor:
             cause: BaseException | None = gave_up.__cause__
         except DatabaseError as raised:
             failure = failed.error or original_error(raised)
-            message = self._failure_message(script, section, statement, failure)
-            if where:
-                message = message.replace(f":{statement.line}: ", f":{statement.line}{where}: ", 1)
-            message += "."
+            message = self._failure_message(script, section, statement, failure, where) + "."
             if not failed.alive or session_lost(self.connection, failure):
                 message += " The connection to the database was lost."
-            message += stayed + kept + failed.leftover
+            message += stayed + kept + failed.leftover + server_details(failure)
             cause = failure
         duration_ms = int((time.monotonic() - run.start) * 1000)
         raise self._failed(

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from schemaops.exceptions import RunLockTimeout
 
@@ -15,6 +15,9 @@ from schemaops.exceptions import RunLockTimeout
 # are scoped to the current database, so one key serves every database.
 LOCK_CLASS = 0x5C0E
 LOCK_OBJECT = 1
+# How soon the server notices that the runner's process is gone (SIGKILL, a lost
+# pod) while a statement of its runs, and ends that statement and its locks.
+CLIENT_CHECK_INTERVAL = "1s"
 
 HOLDER_SQL = """
 SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''),
@@ -84,7 +87,25 @@ class RunnerLock:
                 next_report = now + 10.0
             time.sleep(min(delay, deadline - now) * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 1.0)
+        self._watch_client()
         return self
+
+    def _watch_client(self) -> None:
+        """Have the server check, while a statement of this session runs, that this
+        process is still there (``client_connection_check_interval``, PostgreSQL 14+):
+        otherwise a runner killed mid-statement leaves its backend running the
+        statement, holding its locks, to the end. Older servers, and platforms
+        without the check, notice only when the statement ends."""
+        connection = connections[self.using]
+        try:
+            with transaction.atomic(using=self.using), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('client_connection_check_interval', %s, false)"
+                    " WHERE current_setting('server_version_num')::int >= 140000",
+                    [CLIENT_CHECK_INTERVAL],
+                )
+        except DatabaseError:
+            pass  # not available here: the statement runs to its end, as before 14
 
     def __exit__(
         self,

@@ -17,12 +17,14 @@ from typing import Any
 from django.core import mail
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate as django_migrate
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.db.migrations.migration import Migration
 from django.db.models.signals import pre_migrate
 from django.utils import timezone
+from psycopg import sql
 
 from schemaops import conf
+from schemaops import status as status_module
 from schemaops.django_tier.execution import MigrationGuard
 from schemaops.exceptions import SchemaOpsError, for_display
 from schemaops.locking.errors import first_line, original_error
@@ -98,6 +100,7 @@ class Command(django_migrate.Command):
         if options.get("schemaops_no_heading"):
             self._hide_heading()
         try:
+            status_module.ensure_connected(database)
             wait = options.get("lock_wait")
             with RunnerLock(database, conf.lock_wait() if wait is None else wait, self._progress):
                 scripts = self._check(database, options, run_scripts)
@@ -114,6 +117,8 @@ class Command(django_migrate.Command):
         self._gate_scripts: list[Script] | None = None
         if options.get("schemaops_checked"):
             return []
+        if _creating_test_database(options):
+            allow_truncate(database)
         scripts: list[Script] = []
         if run_scripts:
             scripts = runner.pending_scripts(database)
@@ -270,6 +275,22 @@ class Command(django_migrate.Command):
                 del self._buffer[0]
         except Exception as exc:  # recording must never hide the migration's own outcome
             self.stderr.write(f"schemaops: could not record migration history: {exc}")
+
+
+def allow_truncate(using: str) -> None:
+    """Let TRUNCATE empty the registry on this (test) database, for this session and
+    the next: Django's TransactionTestCase and pytest-django flush every table with
+    it between tests. Anywhere else the registry refuses TRUNCATE."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config('schemaops.allow_truncate', 'on', false)")
+        cursor.execute("SELECT current_database()")
+        row = cursor.fetchone()
+        assert row is not None
+        cursor.execute(
+            sql.SQL("ALTER DATABASE {} SET schemaops.allow_truncate = 'on'")
+            .format(sql.Identifier(str(row[0])))
+            .as_string(cursor.connection)
+        )
 
 
 def _creating_test_database(options: dict[str, Any]) -> bool:

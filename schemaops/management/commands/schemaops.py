@@ -239,6 +239,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown database {database!r}. Choose one of: {choices}.")
         try:
             status_module.ensure_postgresql(database)
+            status_module.ensure_connected(database)
             options["handler"](**options)
         except SchemaOpsError as exc:
             raise CommandError(for_display(str(exc))) from exc
@@ -251,6 +252,15 @@ class Command(BaseCommand):
 
     def lock(self, database: str, wait: float | None) -> RunnerLock:
         return RunnerLock(database, conf.lock_wait() if wait is None else wait, self.progress)
+
+    def require_registry(self, database: str) -> None:
+        """Refuse a subcommand that writes the registry before its table exists."""
+        if not plan.registry_installed(database):
+            raise CommandError(
+                f"The schemaops registry is not on database {database!r} yet, so there is "
+                f"nowhere to record this. Run: manage.py migrate schemaops --database {database}"
+                ", then this command again."
+            )
 
     # lint --------------------------------------------------------------------
 
@@ -397,15 +407,11 @@ class Command(BaseCommand):
         else:
             width = len(newest.version) if newest else 4
             version = str((newest.number if newest else 0) + 1).zfill(width)
-        target.path.mkdir(parents=True, exist_ok=True)
-        path = target.path / f"{version}_{slug}.sql"
-        if path.exists():
-            raise CommandError(f"{path} already exists.")
         try:
             who = author or getpass.getuser()
         except (KeyError, OSError):
             who = "unknown"
-        path.write_text(
+        header = (
             f"-- Purpose: {name}\n"
             f"-- Author: {who}\n"
             f"-- Date: {now:%Y-%m-%d}\n"
@@ -413,15 +419,33 @@ class Command(BaseCommand):
             "--   -- schemaops: depends=app_label.0002_migration_name,location:0001\n"
             "-- Directives (optional): atomic=false lock_timeout=1s statement_timeout=0 "
             "retries=10\n"
-            "\n"
-            "-- migrate:up\n"
-            "\n"
-            "\n"
-            "-- migrate:down\n"
-            "\n",
-            encoding="utf-8",
         )
-        self.stdout.write(f"Created {path}")
+        # Follow the location's layout: golang-migrate's up/down pairs, or one file
+        # with dbmate's sections.
+        if newest is not None and newest.down_path is not None:
+            files = {
+                target.path / f"{version}_{slug}.up.sql": header + "\n",
+                target.path / f"{version}_{slug}.down.sql": f"-- Undoes: {name}\n\n",
+            }
+        else:
+            files = {
+                target.path / f"{version}_{slug}.sql": header
+                + "\n-- migrate:up\n\n\n-- migrate:down\n\n"
+            }
+        for path in files:
+            if path.exists():
+                raise CommandError(f"{loader.display(path)} already exists.")
+        try:
+            target.path.mkdir(parents=True, exist_ok=True)
+            for path, text in files.items():
+                path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot write {loader.display(path)}: {exc.strerror or exc}. Check the "
+                "folder's permissions, or choose another location (--location)."
+            ) from exc
+        for path in files:
+            self.stdout.write(f"Created {loader.display(path)}")
         self.stdout.write(f"Refer to it as {target.name}:{version}.")
 
     def _new_location(self, app: str | None, location: str | None) -> loader.Location:
@@ -703,6 +727,7 @@ class Command(BaseCommand):
     ) -> None:
         if not reason.strip():
             raise CommandError("--reason must say why; it is kept in the registry.")
+        self.require_registry(database)
         with self.lock(database, None):
             status = plan.find(plan.load(database), script)
             direction = Direction.UP if as_state == "applied" else Direction.DOWN
@@ -712,6 +737,7 @@ class Command(BaseCommand):
         )
 
     def handle_baseline(self, *, database: str, script: str, reason: str, **_: Any) -> None:
+        self.require_registry(database)
         with self.lock(database, None):
             found = plan.load(database)
             wanted = plan.find(found, script)
@@ -733,6 +759,7 @@ class Command(BaseCommand):
         )
 
     def handle_fake(self, *, database: str, script: str, reason: str, **_: Any) -> None:
+        self.require_registry(database)
         with self.lock(database, None):
             status = plan.find(plan.load(database), script)
             if status.is_applied:
