@@ -104,6 +104,24 @@ class HistoryEntry(models.Model):
         ]
         triggers = [
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            # TRUNCATE would erase every row at once. Test databases allow it
+            # (schemaops.allow_truncate, set when Django's test runner creates
+            # one), so that TransactionTestCase's flush keeps working.
+            pgtrigger.Trigger(
+                name="no_truncate",
+                operation=pgtrigger.Truncate,
+                level=pgtrigger.Statement,
+                when=pgtrigger.Before,
+                condition=pgtrigger.Condition(
+                    "current_setting('schemaops.allow_truncate', true) IS DISTINCT FROM 'on'"
+                ),
+                func=(
+                    "RAISE EXCEPTION 'schemaops: % is append-only: TRUNCATE would erase the "
+                    "history of every schema change', TG_TABLE_NAME USING HINT = 'Rows are only "
+                    "ever added (docs/registry.md). A test database allows it: "
+                    "schemaops.allow_truncate = on.'; RETURN NULL;"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import psycopg
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from schemaops.models import HistoryEntry, Outcome, Tier
+from tests.conftest import REPO_ROOT, demo_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +109,52 @@ def test_latest_per_change_query_uses_the_latest_index() -> None:
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "schemaops_history_latest" in plan
+
+
+FLUSHING_TESTS = '''
+from django.test import TransactionTestCase
+from django.utils import timezone
+
+from schemaops.models import HistoryEntry
+
+
+class Flushed(TransactionTestCase):
+    """Each test starts from empty tables: Django flushes them with TRUNCATE."""
+
+    def test_1_writes_history(self):
+        HistoryEntry.objects.create(
+            tier="sql", location="x", version="1", outcome="applied",
+            started_at=timezone.now(), database="default",
+        )
+
+    def test_2_starts_empty(self):
+        self.assertFalse(HistoryEntry.objects.filter(location="x").exists())
+'''
+
+
+@pytest.mark.django_db(transaction=True)
+def test_truncate_is_refused_where_migrate_created_the_registry(empty_database: str) -> None:
+    migrated = demo_manage("migrate", "schemaops", database_url=empty_database)
+    assert migrated.returncode == 0, migrated.stderr
+    with (
+        psycopg.connect(empty_database) as conn,
+        pytest.raises(psycopg.errors.RaiseException) as error,
+    ):
+        conn.execute("TRUNCATE schemaops_historyentry")
+    assert "schemaops_historyentry is append-only: TRUNCATE would erase" in str(error.value)
+    assert error.value.diag.message_hint is not None
+    assert "docs/registry.md" in error.value.diag.message_hint
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_projects_transactional_tests_still_flush_the_registry(
+    empty_database: str, tmp_path: Path
+) -> None:
+    (tmp_path / "flushing_tests.py").write_text(FLUSHING_TESTS, encoding="utf-8")
+    env_path = f"{tmp_path}{os.pathsep}{REPO_ROOT}"
+    done = demo_manage(
+        "test", "flushing_tests", "--noinput", database_url=empty_database, pythonpath=env_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Ran 2 tests" in done.stderr
+    assert "OK" in done.stderr
