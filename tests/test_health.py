@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -66,6 +66,7 @@ def test_dirty_names_only_for_staff(client: Client) -> None:
     assert anonymous.status_code == 503
     assert anonymous.json() == {"status": "dirty", "pending": 0, "dirty": 1}
     staff = User.objects.create_user("ops", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_historyentry"))
     client.force_login(staff)
     named = client.get(URL).json()
     assert named["dirty_names"] == [f"demo:{scripts[0].version}: changed"]
@@ -89,3 +90,23 @@ def test_a_few_queries_whatever_the_history(client: Client) -> None:
 
 def test_only_get(client: Client) -> None:
     assert client.post(URL).status_code == 405
+
+
+def test_a_post_without_a_csrf_token_is_405_not_403() -> None:
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(URL).status_code == 405
+    assert strict.put(URL).status_code == 405
+
+
+def test_head_answers_as_get_does(client: Client) -> None:
+    got = client.get(URL)
+    head = client.head(URL)
+    assert head.status_code == got.status_code
+    assert head["Content-Type"] == got["Content-Type"]
+    assert head["Cache-Control"] == got["Cache-Control"]
+    assert head.content == b""
+
+
+def test_staff_without_the_view_permission_get_the_anonymous_answer(client: Client) -> None:
+    client.force_login(User.objects.create_user("ops", password="pw", is_staff=True))
+    assert set(client.get(URL).json()) == {"status", "pending", "dirty"}
