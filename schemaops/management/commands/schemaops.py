@@ -239,7 +239,12 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown database {database!r}. Choose one of: {choices}.")
         try:
             status_module.ensure_postgresql(database)
-            status_module.ensure_connected(database)
+            # lint reads no database unless --pending; new writes a file only.
+            offline = options["subcommand"] == "new" or (
+                options["subcommand"] == "lint" and not options.get("pending")
+            )
+            if not offline:
+                status_module.ensure_connected(database)
             options["handler"](**options)
         except SchemaOpsError as exc:
             raise CommandError(for_display(str(exc))) from exc
