@@ -33,7 +33,7 @@ from schemaops.lint import migrations as lint_migrations
 from schemaops.lint import project as lint_module
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
-from schemaops.scripts import loader, plan, runner
+from schemaops.scripts import adoption, loader, plan, runner
 from schemaops.scripts.executor import ScriptExecutor
 from schemaops.scripts.lock import RunnerLock
 
@@ -92,6 +92,11 @@ def _format_time(value: datetime.datetime | None) -> str:
     if value is None:
         return ""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _when(entry: plan.Latest) -> str:
+    """When a change's row happened: its end, or its start while it has none."""
+    return _format_time(entry.finished_at or entry.started_at)
 
 
 class Command(BaseCommand):
@@ -202,8 +207,24 @@ class Command(BaseCommand):
             "For a database that already has those changes (brought over from "
             "golang-migrate, Flyway or dbmate).",
         )
-        baseline.add_argument("script", metavar="LOCATION:VERSION")
+        baseline.add_argument(
+            "script",
+            metavar="LOCATION:VERSION | LOCATION",
+            help="Up to which script; with --from, the location only (the other tool says "
+            "how far).",
+        )
         baseline.add_argument("--reason", default="", help="Kept in the registry.")
+        baseline.add_argument(
+            "--from",
+            dest="from_tool",
+            choices=sorted(adoption.TOOLS),
+            help="Baseline what this tool applied, read from its own history table on the "
+            "same database (golang-migrate and dbmate: schema_migrations; Flyway: "
+            "flyway_schema_history). Refuses when it says a migration is dirty or failed.",
+        )
+        baseline.add_argument(
+            "--table", help="The other tool's history table, if not its default name."
+        )
 
         lint = add(
             "lint",
@@ -342,7 +363,7 @@ class Command(BaseCommand):
             label = f"{script.id} {script.name}".ljust(width)
             when = ""
             if script.latest is not None and script.is_applied:
-                when = _format_time(script.latest.finished_at or script.latest.started_at)
+                when = _when(script.latest)
             elif script.latest is not None and script.state == plan.State.RUNNING:
                 when = (
                     f"since {_format_time(script.latest.started_at)} "
@@ -374,14 +395,14 @@ class Command(BaseCommand):
             newest = max(status.registry, key=lambda e: e.pk)
             self.stdout.write(
                 f"  {len(status.registry)} change(s) recorded; newest: {newest.location}:"
-                f"{newest.version} {newest.outcome} at {_format_time(newest.started_at)} "
+                f"{newest.version} {newest.outcome} at {_when(newest)} "
                 "(-v 2 lists them; 'schemaops history' shows every row)."
             )
         else:
             for entry in status.registry:
                 duration = "" if entry.duration_ms is None else f" {entry.duration_ms} ms"
                 self.stdout.write(
-                    f"  {_format_time(entry.started_at)} {entry.tier:6} "
+                    f"  {_when(entry)} {entry.tier:6} "
                     f"{entry.location}:{entry.version} {entry.direction} "
                     f"{entry.outcome}{duration}"
                 )
@@ -741,27 +762,66 @@ class Command(BaseCommand):
             f"Recorded {status.id} as {as_state} (was {status.state.value}). Reason: {reason}"
         )
 
-    def handle_baseline(self, *, database: str, script: str, reason: str, **_: Any) -> None:
+    def handle_baseline(
+        self,
+        *,
+        database: str,
+        script: str,
+        reason: str,
+        from_tool: str | None,
+        table: str | None,
+        **_: Any,
+    ) -> None:
         self.require_registry(database)
+        if table and not from_tool:
+            raise CommandError("--table names the other tool's history table: add --from TOOL.")
         with self.lock(database, None):
             found = plan.load(database)
-            wanted = plan.find(found, script)
-            selected = [
-                s
-                for s in found
-                if s.location == wanted.location
-                and s.number <= wanted.number
-                # Only scripts that never ran: a reverted or failed one has a
-                # history that says its change is not there.
-                and s.latest is None
-                and s.script is not None
-            ]
+            if from_tool:
+                location = self._baseline_location(found, script)
+                history = adoption.read(from_tool, table, database)
+                applied = [
+                    s for s in found if s.location == location and history.applied(s.number)
+                ]
+                known = {s.number for s in found if s.location == location}
+                unknown = sorted(v for v in history.versions if v not in known)
+                if unknown:
+                    raise CommandError(
+                        f"{history.describe()} has version(s) {', '.join(map(str, unknown))} "
+                        f"that location {location!r} has no script for. Add their files (or "
+                        "check that this is the right location), then baseline again; nothing "
+                        "was recorded."
+                    )
+                reason = reason or f"baselined from {history.describe()}"
+                upto = f"from {history.describe()}"
+            else:
+                wanted = plan.find(found, script)
+                location = wanted.location
+                applied = [
+                    s for s in found if s.location == location and s.number <= wanted.number
+                ]
+                upto = f"up to {wanted.version}"
+            # Only scripts that never ran: a reverted or failed one has a history that
+            # says its change is not there.
+            selected = [s for s in applied if s.latest is None and s.script is not None]
             for status in selected:
                 self._append(database, status, Outcome.BASELINED, Direction.UP, reason)
                 self.stdout.write(f"  Baselined {status.id} {status.name}")
-        self.stdout.write(
-            f"Baselined {len(selected)} script(s) of {wanted.location} up to {wanted.version}."
-        )
+        self.stdout.write(f"Baselined {len(selected)} script(s) of {location} {upto}.")
+
+    @staticmethod
+    def _baseline_location(found: list[plan.ScriptStatus], given: str) -> str:
+        if ":" in given:
+            raise CommandError(
+                f"With --from, name the location only ({given.partition(':')[0]!r}): the "
+                "other tool's history says how far to baseline."
+            )
+        known = sorted({s.location for s in found})
+        if given not in known:
+            raise CommandError(
+                f"No script location {given!r}. Locations: {', '.join(known) or 'none'}."
+            )
+        return given
 
     def handle_fake(self, *, database: str, script: str, reason: str, **_: Any) -> None:
         self.require_registry(database)
