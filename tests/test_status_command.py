@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from io import StringIO
@@ -132,3 +133,27 @@ def test_unknown_database_names_the_alias_and_the_choices() -> None:
 def test_missing_subcommand_is_a_usage_error() -> None:
     with pytest.raises(CommandError, match="subcommand"):
         call_command("schemaops")
+
+
+@pytest.mark.django_db
+def test_a_change_shows_one_time_in_the_list_and_the_summary() -> None:
+    from schemaops.scripts import loader
+
+    script = loader.load_scripts("default")[-1]
+    finished = timezone.now().replace(microsecond=0)
+    HistoryEntry.objects.create(
+        tier=Tier.SQL,
+        location=script.location.name,
+        version=script.version,
+        name=script.name,
+        checksum=script.checksum,
+        outcome=Outcome.APPLIED,
+        started_at=finished - datetime.timedelta(minutes=3),
+        finished_at=finished,
+        duration_ms=180_000,
+        database="default",
+    )
+    output = run_status()
+    shown = timezone.localtime(finished).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"applied     {shown}" in output
+    assert f"newest: {script.id} applied at {shown}" in output
