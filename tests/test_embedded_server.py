@@ -69,3 +69,16 @@ def test_a_stopped_server_is_started_again(data_dir: Path) -> None:
         host=again.socket_dir, port=again.port, user="postgres", dbname="postgres"
     ) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_handle_list_left_empty_by_a_killed_process_is_repaired(data_dir: Path) -> None:
+    first = start_in_subprocess(data_dir)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    listed = data_dir / ".handle_pids.json"
+    listed.write_text("", encoding="utf-8")  # what a process killed mid-write leaves
+    again = start_in_subprocess(data_dir)
+    out_again, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert json.loads(out_again) == json.loads(out)
+    assert isinstance(json.loads(listed.read_text(encoding="utf-8")), list)

