@@ -88,3 +88,10 @@ def test_a_failed_statement_is_placed_where_postgresql_points(scripts: ScriptFol
         scripts.run("migrate")
     # The statement starts on line 3; PostgreSQL points at "nope" on line 4, column 8.
     assert f'ops:0001 failed at {path}:4:8: column "nope" does not exist' in str(error.value)
+
+
+def test_history_before_the_registry_exists_says_so(empty_database: str) -> None:
+    done = demo_manage("schemaops", "history", database_url=empty_database)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "No history yet: the schemaops registry is not on database 'default'" in done.stdout

@@ -14,7 +14,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from schemaops.exceptions import (
 from schemaops.lint import gate
 from schemaops.lint import migrations as lint_migrations
 from schemaops.lint import project as lint_module
+from schemaops.locking.errors import first_line, original_error, server_details
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import adoption, loader, plan, runner
@@ -269,6 +270,16 @@ class Command(BaseCommand):
             options["handler"](**options)
         except SchemaOpsError as exc:
             raise CommandError(for_display(str(exc))) from exc
+        except DatabaseError as exc:
+            # Whatever query failed, a person gets PostgreSQL's words, not a traceback.
+            failure = original_error(exc)
+            raise CommandError(
+                f"Database {database!r} refused a query of schemaops "
+                f"{options['subcommand']}: {first_line(failure)}{server_details(failure)}\n"
+                "If the registry is missing or old, run manage.py migrate schemaops "
+                f"--database {database}; otherwise check the database, then run the command "
+                "again."
+            ) from exc
 
     # Output helpers -------------------------------------------------------
 
@@ -690,6 +701,12 @@ class Command(BaseCommand):
         location: str | None,
         **_: Any,
     ) -> None:
+        if not plan.registry_installed(database):
+            self.stdout.write(
+                f"No history yet: the schemaops registry is not on database {database!r}. "
+                f"Run manage.py migrate schemaops --database {database} (or manage.py migrate)."
+            )
+            return
         rows = HistoryEntry.objects.using(database).order_by("-id")
         if tier:
             rows = rows.filter(tier=tier)
