@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
+from schemaops import statements
 from schemaops.models import HistoryEntry, Outcome
 from schemaops.scripts.loader import display
 
@@ -91,10 +92,23 @@ class HistoryEntryAdmin(_HistoryEntryAdminBase):
             },
         ),
     ]
-    readonly_fields = ["outcome_badge", "duration", "sql_listing"]
+    readonly_fields = ["outcome_badge", "duration", "sql_listing", "finished_listing"]
 
     class Media:
         css = {"all": ["schemaops/admin.css"]}
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A run's start also lists the statements that finished (non-atomic
+        scripts record each one): how far an interrupted run got."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.outcome != Outcome.STARTED:
+            return fieldsets
+        return [
+            (title, {"fields": [*options["fields"], "finished_listing"]})
+            if title == "SQL that ran"
+            else (title, options)
+            for title, options in fieldsets
+        ]
 
     # Read-only, for everyone --------------------------------------------------
 
@@ -149,6 +163,22 @@ class HistoryEntryAdmin(_HistoryEntryAdminBase):
             ),
         )
         return format_html('<table class="schemaops-sql">{}</table>', rows)
+
+    @admin.display(description="statements finished")
+    def finished_listing(self, entry: HistoryEntry) -> str:
+        """Each statement of the run that finished: its number, line and duration."""
+        done = list(entry.finished_statements.all())
+        total = len(statements.split(entry.sql))
+        if len(done) >= total:
+            after = f"All {total} finished; the run stopped before it was recorded as done."
+        else:
+            after = f"Statement {len(done) + 1} of {total} had started and may have run."
+        items = format_html_join(
+            "",
+            "<li>statement {} (line {}), {} ms</li>",
+            ((s.number, s.line, s.duration_ms) for s in done),
+        )
+        return format_html('<ul class="schemaops-finished">{}</ul><p>{}</p>', items, after)
 
     # The status page ------------------------------------------------------------
 

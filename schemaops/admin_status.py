@@ -37,7 +37,9 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
     except ScriptError as exc:
         scripts, errors = [], str(exc).splitlines()
     latest = plan.latest_rows(using)
-    found = plan.statuses(scripts, latest, plan.runner_if_started(using, latest.values()))
+    found = plan.with_progress(
+        using, plan.statuses(scripts, latest, plan.runner_if_started(using, latest.values()))
+    )
     problems = plan.validation_problems(found)
     runnable, malformed = plan.runnable_scripts(found, frozenset(p.status.key for p in problems))
     errors.extend(malformed)

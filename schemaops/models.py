@@ -27,6 +27,31 @@ class Outcome(models.TextChoices):
     FAKED = "faked", "faked"
 
 
+def _append_only() -> list[pgtrigger.Trigger]:
+    """The triggers that keep a registry table append-only: UPDATE and DELETE are
+    refused, and TRUNCATE too except in a test database (schemaops.allow_truncate,
+    set when Django's test runner creates one, so that TransactionTestCase's
+    flush keeps working)."""
+    return [
+        pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        pgtrigger.Trigger(
+            name="no_truncate",
+            operation=pgtrigger.Truncate,
+            level=pgtrigger.Statement,
+            when=pgtrigger.Before,
+            condition=pgtrigger.Condition(
+                "current_setting('schemaops.allow_truncate', true) IS DISTINCT FROM 'on'"
+            ),
+            func=(
+                "RAISE EXCEPTION 'schemaops: % is append-only: TRUNCATE would erase the "
+                "history of every schema change', TG_TABLE_NAME USING HINT = 'Rows are only "
+                "ever added (docs/registry.md). A test database allows it: "
+                "schemaops.allow_truncate = on.'; RETURN NULL;"
+            ),
+        ),
+    ]
+
+
 class HistoryEntryQuerySet(models.QuerySet["HistoryEntry"]):
     def latest_per_change(self) -> HistoryEntryQuerySet:
         """Return the newest row of each (tier, location, version): its current state.
@@ -102,27 +127,36 @@ class HistoryEntry(models.Model):
             ),
             models.Index(fields=["-started_at"], name="schemaops_history_started"),
         ]
-        triggers = [
-            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-            # TRUNCATE would erase every row at once. Test databases allow it
-            # (schemaops.allow_truncate, set when Django's test runner creates
-            # one), so that TransactionTestCase's flush keeps working.
-            pgtrigger.Trigger(
-                name="no_truncate",
-                operation=pgtrigger.Truncate,
-                level=pgtrigger.Statement,
-                when=pgtrigger.Before,
-                condition=pgtrigger.Condition(
-                    "current_setting('schemaops.allow_truncate', true) IS DISTINCT FROM 'on'"
-                ),
-                func=(
-                    "RAISE EXCEPTION 'schemaops: % is append-only: TRUNCATE would erase the "
-                    "history of every schema change', TG_TABLE_NAME USING HINT = 'Rows are only "
-                    "ever added (docs/registry.md). A test database allows it: "
-                    "schemaops.allow_truncate = on.'; RETURN NULL;"
-                ),
-            ),
-        ]
+        triggers = _append_only()
 
     def __str__(self) -> str:
         return f"{self.location}:{self.version} {self.direction} {self.outcome}"
+
+
+class FinishedStatement(models.Model):
+    """A statement of a non-atomic run that finished (committed), written right
+    after it, so that an interrupted run says how far it got.
+
+    It belongs to the run's ``started`` row. Like the history, rows are only
+    ever inserted.
+    """
+
+    entry = models.ForeignKey(
+        HistoryEntry,
+        # Rows of both tables are never deleted: their triggers refuse it.
+        on_delete=models.DO_NOTHING,
+        related_name="finished_statements",
+        help_text="The started row of the run.",
+    )
+    number = models.PositiveIntegerField(help_text="The statement's place in its section, from 1.")
+    line = models.PositiveIntegerField(help_text="The line of the file the statement starts on.")
+    finished_at = models.DateTimeField()
+    duration_ms = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "finished statement"
+        ordering = ["entry", "number"]
+        triggers = _append_only()
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} statement {self.number} (line {self.line})"

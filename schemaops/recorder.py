@@ -12,7 +12,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 import schemaops
-from schemaops.models import Direction, HistoryEntry
+from schemaops.models import Direction, FinishedStatement, HistoryEntry
 
 
 class Recorder:
@@ -28,6 +28,7 @@ class Recorder:
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
         self._backend_pids: dict[int, int] = {}
+        self._progress_table: bool | None = None
 
     @cached_property
     def db_user(self) -> str:
@@ -114,3 +115,21 @@ class Recorder:
             sql=sql,
             note=note,
         )
+
+    def finished(self, entry: HistoryEntry, number: int, line: int, duration_ms: int) -> None:
+        """Record that statement ``number`` (at ``line``) of the run ``entry`` started
+        has finished. Skipped while the table is missing (schemaops upgraded, its
+        migration not applied yet): the run goes on, less able to say how far it got."""
+        if self._progress_table is None:
+            with connections[self.using].cursor() as cursor:
+                cursor.execute("SELECT to_regclass(%s)", [FinishedStatement._meta.db_table])
+                row = cursor.fetchone()
+            self._progress_table = bool(row and row[0])
+        if self._progress_table:
+            FinishedStatement.objects.using(self.using).create(
+                entry=entry,
+                number=number,
+                line=line,
+                finished_at=timezone.now(),
+                duration_ms=duration_ms,
+            )

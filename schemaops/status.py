@@ -83,6 +83,11 @@ def script_as_dict(status: plan.ScriptStatus) -> dict[str, Any]:
         "state": status.state.value,
         "checksum": status.checksum,
         "applied_at": applied_at,
+        **(
+            {"finished_statements": list(status.finished), "how_far": status.how_far()}
+            if status.finished is not None
+            else {}
+        ),
     }
 
 
@@ -162,7 +167,7 @@ def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Stat
         migrations=django_migrations(using),
         registry_installed=installed,
         registry=registry,
-        scripts=plan.statuses(scripts, latest, runner),
+        scripts=plan.with_progress(using, plan.statuses(scripts, latest, runner)),
         script_errors=errors,
         runner=runner,
     )

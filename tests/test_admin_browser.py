@@ -19,7 +19,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from schemaops.models import HistoryEntry, Outcome, Tier
+from schemaops.models import FinishedStatement, HistoryEntry, Outcome, Tier
 from tests.conftest import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -169,3 +169,29 @@ def test_log_in_browse_filter_open_a_failure_and_the_status(page: Any, live_serv
     page.wait_for_selector("#schemaops-pending, .schemaops-status")
     assert "Schema status" in page.title()
     shot(page, "4-status")
+
+    # An interrupted non-atomic run: the statements it finished, and the one
+    # that may have run.
+    started = HistoryEntry.objects.create(
+        tier=Tier.SQL,
+        location="demo",
+        version="0005",
+        name="backfill",
+        outcome=Outcome.STARTED,
+        started_at=now,
+        sql="-- schemaops: atomic=false\nALTER TABLE a ADD b int;\nUPDATE a SET b = 1;\n"
+        "CREATE INDEX CONCURRENTLY a_b ON a (b);\n",
+        **common,
+    )
+    for number, line in ((1, 2), (2, 3)):
+        FinishedStatement.objects.create(
+            entry=started, number=number, line=line, finished_at=now, duration_ms=7
+        )
+    page.goto(f"{live_server.url}/admin/schemaops/historyentry/{started.pk}/change/")
+    page.wait_for_selector("ul.schemaops-finished")
+    assert page.locator("ul.schemaops-finished li").all_inner_texts() == [
+        "statement 1 (line 2), 7 ms",
+        "statement 2 (line 3), 7 ms",
+    ]
+    assert "Statement 3 of 3 had started and may have run." in page.content()
+    shot(page, "5-interrupted-row")

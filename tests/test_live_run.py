@@ -258,6 +258,29 @@ def test_validate_asks_for_a_repair_once_the_runner_is_gone(live_run: LiveRun) -
     assert "repair ops:0001 --as applied|pending" in errors
 
 
+def test_an_interrupted_run_says_how_far_it_got(live_run: LiveRun) -> None:
+    # The CREATE TABLE (line 2 of the file written) committed and was recorded;
+    # the run was killed in the pg_sleep (line 3).
+    live_run.end()
+    how_far = "1 of 2 statements finished (through line 2); statement 2 (line 3) may have run."
+    assert how_far in validate_errors()
+
+    out = StringIO()
+    call_command("schemaops", "status", "--database", "runner", stdout=out, no_color=True)
+    lines = out.getvalue().splitlines()
+    (at,) = [i for i, line in enumerate(lines) if line.lstrip().startswith("ops:0001 slow")]
+    assert "interrupted" in lines[at]
+    assert lines[at + 1].strip() == how_far[0].upper() + how_far[1:]
+
+    out = StringIO()
+    call_command("schemaops", "status", "--format", "json", "--database", "runner", stdout=out)
+    (script,) = [s for s in json.loads(out.getvalue())["scripts"] if s["location"] == "ops"]
+    assert script["finished_statements"] == [1]
+
+    (problem,) = admin_status.collect("runner").problems
+    assert how_far in problem.message
+
+
 def test_health_says_dirty_once_the_runner_is_gone(live_run: LiveRun) -> None:
     live_run.end()
     found = health.check("runner")

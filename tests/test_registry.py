@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from schemaops.models import HistoryEntry, Outcome, Tier
+from schemaops.models import FinishedStatement, HistoryEntry, Outcome, Tier
 from tests.conftest import REPO_ROOT, demo_manage
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +89,27 @@ def test_raw_sql_delete_is_rejected() -> None:
     assert HistoryEntry.objects.filter(pk=entry.pk).exists()
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE schemaops_finishedstatement SET line = 9",
+        "DELETE FROM schemaops_finishedstatement",
+    ],
+)
+def test_finished_statements_are_append_only_too(sql: str) -> None:
+    entry = record(outcome=Outcome.STARTED)
+    FinishedStatement.objects.create(
+        entry=entry, number=1, line=3, finished_at=timezone.now(), duration_ms=5
+    )
+    with (
+        pytest.raises(DatabaseError, match="Cannot update or delete rows from schemaops_finished"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert list(entry.finished_statements.values_list("number", "line")) == [(1, 3)]
+
+
 def test_latest_per_change_returns_the_newest_row_of_each_change() -> None:
     record("0001", Outcome.FAILED)
     newest_0001 = record("0001", Outcome.APPLIED)
@@ -140,10 +161,17 @@ def test_truncate_is_refused_where_migrate_created_the_registry(empty_database: 
         psycopg.connect(empty_database) as conn,
         pytest.raises(psycopg.errors.RaiseException) as error,
     ):
-        conn.execute("TRUNCATE schemaops_historyentry")
-    assert "schemaops_historyentry is append-only: TRUNCATE would erase" in str(error.value)
+        # CASCADE: the finished statements refer to it (plain TRUNCATE stops there).
+        conn.execute("TRUNCATE schemaops_historyentry CASCADE")
+    assert "is append-only: TRUNCATE would erase" in str(error.value)
     assert error.value.diag.message_hint is not None
     assert "docs/registry.md" in error.value.diag.message_hint
+    with (
+        psycopg.connect(empty_database) as conn,
+        pytest.raises(psycopg.errors.RaiseException) as error,
+    ):
+        conn.execute("TRUNCATE schemaops_finishedstatement")
+    assert "schemaops_finishedstatement is append-only" in str(error.value)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -108,6 +108,8 @@ def test_sigkill_during_a_non_atomic_script_leaves_it_interrupted(scripts: Scrip
         scripts.run("migrate", "--lock-wait", "30")
     message = str(error.value)
     assert "ops:0002: a run started this non-atomic script and never finished it" in message
+    # The first INSERT was recorded as finished; the kill came during the sleep.
+    assert "1 of 3 statements finished (through line 2); statement 2 (line 3) may have" in message
     assert "repair ops:0002 --as applied|pending" in message
 
     output = scripts.run("repair", "ops:0002", "--as", "pending", "--reason", "killed; redo")

@@ -344,7 +344,7 @@ class ScriptExecutor:
         lock_timeout, statement_timeout, retries = self._settings(script)
         started_at = timezone.now()
         start = time.monotonic()
-        self._record(script, section, direction, Outcome.STARTED, started_at, None)
+        entry = self._record(script, section, direction, Outcome.STARTED, started_at, None)
         deadline = start + queue_budget(retries)
         run = _Run(
             script,
@@ -359,6 +359,7 @@ class ScriptExecutor:
         )
         with timeouts(self.connection, lock_timeout, statement_timeout, local=False):
             for index, statement in enumerate(section.statements):
+                statement_start = time.monotonic()
                 batch = section.batches.get(index)
                 if batch is not None:
                     self._run_batched(run, statement, batch)
@@ -366,8 +367,30 @@ class ScriptExecutor:
                     self._run_concurrently(run, statement)
                 else:
                     self._run_statement(run, statement, statement.text)
+                self._finished(run, entry, index, statement, statement_start)
         duration_ms = int((time.monotonic() - start) * 1000)
         return self._record(script, section, direction, outcome, started_at, duration_ms)
+
+    def _finished(
+        self, run: _Run, entry: HistoryEntry, index: int, statement: Statement, since: float
+    ) -> None:
+        """Record that a statement committed, right after it (a kill in between
+        leaves it as "may have run")."""
+        try:
+            self.recorder.finished(
+                entry, index + 1, statement.line, int((time.monotonic() - since) * 1000)
+            )
+        except DatabaseError as exc:
+            message = (
+                f"{run.script.id}: the statement at {run.section.path}:{statement.line} "
+                f"committed, but recording that failed: {first_line(exc)}. It and the "
+                "statements before it stayed applied (non-atomic script)."
+                + server_details(exc)
+            )
+            duration_ms = int((time.monotonic() - run.start) * 1000)
+            raise self._failed(
+                run.script, run.section, run.direction, run.started_at, duration_ms, None, message
+            ) from exc
 
     def _run_concurrently(self, run: _Run, statement: Statement) -> None:
         """Run a ``CONCURRENTLY`` statement with its own, longer lock budget, reporting

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound
-from schemaops.models import Direction, HistoryEntry, Outcome, Tier
+from schemaops.models import Direction, FinishedStatement, HistoryEntry, Outcome, Tier
 from schemaops.scripts import loader, lock
 from schemaops.scripts.loader import Script
 
@@ -172,6 +172,9 @@ class ScriptStatus:
     state: State
     script: Script | None
     latest: Latest | None
+    # Of an interrupted start: the statements recorded as finished (None: unknown,
+    # the start was written before schemaops recorded them).
+    finished: tuple[int, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -184,6 +187,32 @@ class ScriptStatus:
     @property
     def is_applied(self) -> bool:
         return self.state in APPLIED_STATES
+
+    def how_far(self) -> str:
+        """How far an interrupted run got, as a sentence: which statements finished
+        and which one may have run."""
+        if self.finished is None or self.latest is None:
+            return "some of its statements may have run."
+        lines: list[int] = []
+        if self.script is not None:
+            try:
+                parsed = self.script.parsed
+            except ScriptError:
+                parsed = None
+            section = parsed and (parsed.up if self.latest.direction == Direction.UP else parsed.down)
+            lines = [statement.line for statement in section.statements] if section else []
+        done = len(self.finished)
+        total = f" of {len(lines)}" if lines else ""
+        if lines and done >= len(lines):
+            return (
+                f"all {len(lines)} of its statements finished; it stopped before it was "
+                "recorded as done."
+            )
+        at = f" (line {lines[done]})" if done < len(lines) else ""
+        if not done:
+            return f"none of its statements{total} finished; statement 1{at} may have run."
+        through = f" (through line {lines[done - 1]})" if lines else ""
+        return f"{done}{total} statements finished{through}; statement {done + 1}{at} may have run."
 
     @property
     def checksum(self) -> str:
@@ -367,7 +396,7 @@ def problems(
                     "interrupted",
                     status,
                     "a run started this non-atomic script and never finished it (killed or "
-                    "disconnected); some of its statements may have run.",
+                    f"disconnected): {status.how_far()}",
                     repair,
                 )
             )
@@ -500,6 +529,35 @@ def find(found: Iterable[ScriptStatus], reference: str) -> ScriptStatus:
     )
 
 
+def with_progress(using: str, found: list[ScriptStatus]) -> list[ScriptStatus]:
+    """Add to each interrupted start the statements recorded as finished (one query,
+    none when nothing is interrupted)."""
+    starts = {
+        status.latest.pk: status
+        for status in found
+        if status.state == State.INTERRUPTED
+        and status.latest is not None
+        and status.latest.outcome == Outcome.STARTED
+    }
+    if not starts:
+        return found
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [FinishedStatement._meta.db_table])
+        row = cursor.fetchone()
+    if not row or not row[0]:
+        return found
+    finished: dict[int, list[int]] = {pk: [] for pk in starts}
+    rows = FinishedStatement.objects.using(using).filter(entry_id__in=starts)
+    for entry_id, number in rows.values_list("entry_id", "number"):
+        finished[entry_id].append(number)
+    return [
+        dataclasses.replace(status, finished=tuple(sorted(finished[status.latest.pk])))
+        if status.latest is not None and status.latest.pk in starts
+        else status
+        for status in found
+    ]
+
+
 def runnable_scripts(
     found: Iterable[ScriptStatus], exclude: frozenset[tuple[str, int]] = frozenset()
 ) -> tuple[list[Script], list[str]]:
@@ -527,4 +585,5 @@ def load(using: str = DEFAULT_DB_ALIAS) -> list[ScriptStatus]:
     when a start is recorded, who holds the runner lock: running or interrupted)."""
     scripts = loader.load_scripts(using)
     latest = latest_rows(using)
-    return statuses(scripts, latest, runner_if_started(using, latest.values()))
+    found = statuses(scripts, latest, runner_if_started(using, latest.values()))
+    return with_progress(using, found)

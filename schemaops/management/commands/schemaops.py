@@ -386,6 +386,9 @@ class Command(BaseCommand):
             elif script.state not in (plan.State.APPLIED, plan.State.BASELINED):
                 shown = self.style.ERROR(shown)
             self.stdout.write(f"  {label} {shown} {when}".rstrip())
+            if script.state == plan.State.INTERRUPTED:
+                how_far = script.how_far()
+                self.stdout.write(f"    {how_far[0].upper()}{how_far[1:]}")
         counts: dict[str, int] = {}
         for script in status.scripts:
             counts[script.state.value] = counts.get(script.state.value, 0) + 1
