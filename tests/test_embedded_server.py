@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import random
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,3 +86,81 @@ def test_a_handle_list_left_empty_by_a_killed_process_is_repaired(data_dir: Path
     assert again.returncode == 0, err
     assert json.loads(out_again) == json.loads(out)
     assert isinstance(json.loads(listed.read_text(encoding="utf-8")), list)
+
+
+def demo_command(path: Path, *args: str) -> subprocess.Popen[str]:
+    """``manage.py ARGS`` of the demo project on the embedded server in ``path``, in a
+    process group of its own (as ``make demo`` runs it)."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(SCHEMAOPS_PGDATA=str(path), PYTHONPATH=str(REPO_ROOT))
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "manage.py"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def pid_gone(pid: int, within: float = 10.0) -> bool:
+    """Whether process ``pid`` ends (or is a zombie, waiting to be reaped) within
+    ``within`` seconds: pg_ctl returns once the pid file is gone, a moment before
+    the postmaster exits."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_demo_survives_kill_term_of_its_process_group_and_db_stop_stops(
+    data_dir: Path,
+) -> None:
+    rng = random.Random(12)
+    for _ in range(4):
+        # Killed at a random moment of its start-up: starting the server, writing
+        # the wheel's list of processes, migrating.
+        process = demo_command(data_dir, "migrate", "--verbosity", "0")
+        time.sleep(rng.uniform(0.05, 1.5))
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=60)
+
+    later = demo_command(data_dir, "schemaops", "status")
+    out, err = later.communicate(timeout=300)
+    assert later.returncode == 0, err
+    assert "Traceback" not in err
+    assert "SQL scripts (default)" in out
+
+    info = json.loads(start_in_subprocess(data_dir).communicate(timeout=120)[0])
+    stop = subprocess.run(
+        [sys.executable, "-m", "project.embedded", "stop"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SCHEMAOPS_PGDATA": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert stop.returncode == 0, stop.stderr
+    assert stop.stdout.strip() == "stopped"
+    assert pid_gone(info["pid"])
+    assert not (data_dir / "postmaster.pid").exists()
+    assert json.loads((data_dir / ".handle_pids.json").read_text(encoding="utf-8")) == []
+    again = subprocess.run(
+        [sys.executable, "-m", "project.embedded", "stop"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SCHEMAOPS_PGDATA": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.stdout.strip() == f"no server running in {data_dir.resolve()}"

