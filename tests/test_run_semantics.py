@@ -258,6 +258,34 @@ def test_long_transaction_ending_lets_the_change_through(scripts: ScriptFolder) 
     assert outcomes("0002") == ["applied"]
 
 
+def test_a_foreign_key_waits_for_a_long_writer_of_the_table_it_references(
+    scripts: ScriptFolder,
+) -> None:
+    scripts.write(
+        "0001_tables.sql",
+        "CREATE TABLE customers (id int PRIMARY KEY); CREATE TABLE invoices (customer int);",
+    )
+    scripts.run("migrate")
+    # invoices is idle; customers has a writer whose transaction stays open. The
+    # foreign key takes SHARE ROW EXCLUSIVE on customers too: queued behind that
+    # writer, it would hold every other writer of customers behind it.
+    scripts.write(
+        "0002_fk.sql",
+        """
+        -- schemaops: lock_timeout=100ms retries=20
+        ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk
+            FOREIGN KEY (customer) REFERENCES customers (id) NOT VALID;
+        """,
+    )
+    with open_transaction("UPDATE customers SET id = id WHERE false", release_after=1.5):
+        time.sleep(0.2)
+        output = scripts.run("migrate")
+    assert "ops:0002: line 2 waits for pid " in output
+    assert "holds RowExclusiveLock on customers) to end before taking its lock" in output
+    assert "retry" not in output
+    assert outcomes("0002") == ["applied"]
+
+
 def test_waiting_run_names_the_holder_and_gives_up_after_lock_wait(scripts: ScriptFolder) -> None:
     scripts.write("0001_a.sql", "SELECT 1;")
     holder = psycopg.connect(**runner_params(), autocommit=True)  # type: ignore[arg-type]

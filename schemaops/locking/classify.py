@@ -108,6 +108,29 @@ def target(text: str) -> str | None:
     return match.group("name") if match else None
 
 
+# A foreign key (ALTER TABLE ... ADD [COLUMN ...] REFERENCES, CREATE TABLE with one)
+# also takes SHARE ROW EXCLUSIVE on the table it references.
+_REFERENCES = re.compile(rf"\bREFERENCES\s+(?P<name>{_NAME})", re.IGNORECASE)
+_MAY_REFERENCE = re.compile(r"^(?:ALTER|CREATE(?:\s+UNLOGGED)?)\s+TABLE\b", re.IGNORECASE)
+
+
+def locked_relations(text: str) -> list[tuple[str, str]]:
+    """Every relation ``text`` locks in a mode writers would queue behind, with that
+    mode: its target (:func:`target`, :func:`writer_blocking_mode`), and the tables
+    its foreign keys reference."""
+    found: list[tuple[str, str]] = []
+    mode = writer_blocking_mode(text)
+    name = target(text) if mode else None
+    if mode is not None and name is not None:
+        found.append((name, mode))
+    if _MAY_REFERENCE.match(text):
+        for match in _REFERENCES.finditer(text):
+            referenced = match.group("name")
+            if referenced != name and all(referenced != seen for seen, _ in found):
+                found.append((referenced, "ShareRowExclusiveLock"))
+    return found
+
+
 def created_table(text: str) -> str | None:
     """The table a ``CREATE TABLE`` statement creates, as written."""
     match = _CREATE_TABLE.match(text)

@@ -59,21 +59,24 @@ _IN_THE_WAY = (
 
 
 def in_the_way(connection: BaseDatabaseWrapper, text: str, lock_timeout: str) -> list[Holder]:
-    """Return who holds a lock on ``text``'s table that it would queue behind for long:
-    transactions open for longer than ``lock_timeout``, and autovacuum.
+    """Return who holds a lock that ``text`` would queue behind for long, on its table
+    or a table its foreign keys reference: transactions open for longer than
+    ``lock_timeout``, and autovacuum.
 
     Queuing behind them makes every writer queue behind us for up to
     ``lock_timeout``, most likely for nothing.
     """
-    mode = classify.writer_blocking_mode(text)
-    name = classify.target(text) if mode else None
-    if mode is None or name is None or seconds(lock_timeout) <= 0:
+    relations = classify.locked_relations(text)
+    if not relations or seconds(lock_timeout) <= 0:
         return []
+    found: list[Holder] = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            _IN_THE_WAY, [name, list(classify.CONFLICTING[mode]), seconds(lock_timeout)]
-        )
-        return [Holder(name, *row) for row in cursor.fetchall()]
+        for name, mode in relations:
+            cursor.execute(
+                _IN_THE_WAY, [name, list(classify.CONFLICTING[mode]), seconds(lock_timeout)]
+            )
+            found.extend(Holder(name, *row) for row in cursor.fetchall())
+    return found
 
 
 def describe_lock_wait(connection: BaseDatabaseWrapper, text: str) -> str:
