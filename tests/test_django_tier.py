@@ -35,6 +35,18 @@ class Migration(migrations.Migration):
 """
 
 
+ALTER_NOTE = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("tierapp", "0002_note")]
+    operations = [
+        migrations.AlterField("item", "note", models.CharField(max_length=80, null=True)),
+    ]
+"""
+
+
 def query(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
     with connections["runner"].cursor() as cursor:
         cursor.execute(sql, params)
@@ -193,11 +205,52 @@ def test_an_atomic_migration_waits_for_a_long_reader_without_queuing(tier: TierP
     assert row.waited_ms >= 1000
 
 
+TAG_MODEL = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("tierapp", "0001_initial")]
+    operations = [
+        migrations.CreateModel(
+            "Tag",
+            [
+                ("id", models.BigAutoField(primary_key=True)),
+                ("item", models.ForeignKey("tierapp.Item", models.CASCADE)),
+            ],
+        ),
+    ]
+"""
+
+
+def test_a_new_tables_foreign_key_waits_for_a_long_writer_of_the_table_it_references(
+    tier: TierProject,
+) -> None:
+    # The table is new, but its foreign key takes SHARE ROW EXCLUSIVE on
+    # tierapp_item, which every writer of tierapp_item would queue behind.
+    with_initial(tier)
+    tier.write("0002_tag", TAG_MODEL)
+    writer = "UPDATE tierapp_item SET n = n WHERE false"  # holds ROW EXCLUSIVE
+    with open_transaction(writer, release_after=3.0) as held:
+        holder_pid = held.info.backend_pid
+        time.sleep(0.3)  # older than lock_timeout when the migration looks
+        process = tier.popen(lock_timeout="200ms")
+        queued = watch_for_queued_locks(process, holder_pid)
+        stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert queued == []
+    assert f"tierapp.0002_tag waits for pid {holder_pid}" in stdout
+    assert 'holds RowExclusiveLock on "tierapp_item"' in stdout
+    assert registry("0002_tag")
+
+
 def test_a_lock_timeout_rolls_the_migration_back_and_runs_it_again_whole(
     tier: TierProject,
 ) -> None:
     with_initial(tier)
     tier.write("0002_note", ADD_FIELD.format(sleep=0.5))
+    # The next migration needs the state the retried one leaves (its field).
+    tier.write("0003_longer_note", ALTER_NOTE)
     process = tier.popen()
     # Take the lock while the migration sleeps: younger than lock_timeout (1s)
     # when the ALTER comes, so it queues and times out.
@@ -211,6 +264,28 @@ def test_a_lock_timeout_rolls_the_migration_back_and_runs_it_again_whole(
     [row] = registry("0002_note")
     assert row.attempts is not None
     assert row.attempts >= 2
+    assert query(
+        "SELECT character_maximum_length FROM information_schema.columns"
+        " WHERE table_name = 'tierapp_item' AND column_name = 'note'"
+    ) == [(80,)]
+    assert registry("0003_longer_note")
+
+
+def test_a_migrations_registry_row_commits_in_its_own_transaction(tier: TierProject) -> None:
+    with_initial(tier)
+    tier.write("0002_note", ADD_FIELD.format(sleep=0))
+    done = tier.migrate("--skip-scripts")
+    assert done.returncode == 0, done.stderr
+    # One transaction wrote Django's record and the registry's row: neither can
+    # exist without the other, and the row cost no commit of its own.
+    (django_xid,) = query(
+        "SELECT xmin::text FROM django_migrations WHERE app = 'tierapp' AND name = '0002_note'"
+    )
+    (registry_xid,) = query(
+        "SELECT xmin::text FROM schemaops_historyentry WHERE tier = 'django'"
+        " AND location = 'tierapp' AND version = '0002_note'"
+    )
+    assert django_xid == registry_xid
 
 
 def test_a_non_atomic_migration_retries_the_statement_alone(tier: TierProject) -> None:

@@ -7,33 +7,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('schemaops', '0003_registry_no_truncate'),
+        ("schemaops", "0003_registry_no_truncate"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FinishedStatement',
+            name="FinishedStatement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(help_text="The statement's place in its section, from 1.")),
-                ('line', models.PositiveIntegerField(help_text='The line of the file the statement starts on.')),
-                ('finished_at', models.DateTimeField()),
-                ('duration_ms', models.BigIntegerField()),
-                ('entry', models.ForeignKey(help_text='The started row of the run.', on_delete=django.db.models.deletion.DO_NOTHING, related_name='finished_statements', to='schemaops.historyentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.PositiveIntegerField(
+                        help_text="The statement's place in its section, from 1."
+                    ),
+                ),
+                (
+                    "line",
+                    models.PositiveIntegerField(
+                        help_text="The line of the file the statement starts on."
+                    ),
+                ),
+                ("finished_at", models.DateTimeField()),
+                ("duration_ms", models.BigIntegerField()),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        help_text="The started row of the run.",
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="finished_statements",
+                        to="schemaops.historyentry",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'finished statement',
-                'ordering': ['entry', 'number'],
+                "verbose_name": "finished statement",
+                "ordering": ["entry", "number"],
             },
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='finishedstatement',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='ab1ec3a5d7e33c004c319972073f6c4063c31f47', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_931e9', table='schemaops_finishedstatement', when='BEFORE')),
+            model_name="finishedstatement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="ab1ec3a5d7e33c004c319972073f6c4063c31f47",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_931e9",
+                    table="schemaops_finishedstatement",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='finishedstatement',
-            trigger=pgtrigger.compiler.Trigger(name='no_truncate', sql=pgtrigger.compiler.UpsertTriggerSql(condition="WHEN (current_setting('schemaops.allow_truncate', true) IS DISTINCT FROM 'on')", func="RAISE EXCEPTION 'schemaops: % is append-only: TRUNCATE would erase the history of every schema change', TG_TABLE_NAME USING HINT = 'Rows are only ever added (docs/registry.md). A test database allows it: schemaops.allow_truncate = on.'; RETURN NULL;", hash='3235a73ef5356b61125b0b94bd4268893c5bb0f9', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_no_truncate_5c52e', table='schemaops_finishedstatement', when='BEFORE')),
+            model_name="finishedstatement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="no_truncate",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (current_setting('schemaops.allow_truncate', true) IS DISTINCT FROM 'on')",
+                    func="RAISE EXCEPTION 'schemaops: % is append-only: TRUNCATE would erase the history of every schema change', TG_TABLE_NAME USING HINT = 'Rows are only ever added (docs/registry.md). A test database allows it: schemaops.allow_truncate = on.'; RETURN NULL;",
+                    hash="3235a73ef5356b61125b0b94bd4268893c5bb0f9",
+                    level="STATEMENT",
+                    operation="TRUNCATE",
+                    pgid="pgtrigger_no_truncate_5c52e",
+                    table="schemaops_finishedstatement",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -384,8 +384,7 @@ class ScriptExecutor:
             message = (
                 f"{run.script.id}: the statement at {run.section.path}:{statement.line} "
                 f"committed, but recording that failed: {first_line(exc)}. It and the "
-                "statements before it stayed applied (non-atomic script)."
-                + server_details(exc)
+                "statements before it stayed applied (non-atomic script)." + server_details(exc)
             )
             duration_ms = int((time.monotonic() - run.start) * 1000)
             raise self._failed(

@@ -199,8 +199,10 @@ class ScriptStatus:
                 parsed = self.script.parsed
             except ScriptError:
                 parsed = None
-            section = parsed and (parsed.up if self.latest.direction == Direction.UP else parsed.down)
-            lines = [statement.line for statement in section.statements] if section else []
+            if parsed is not None:
+                up = self.latest.direction == Direction.UP
+                section = parsed.up if up else parsed.down
+                lines = [statement.line for statement in section.statements] if section else []
         done = len(self.finished)
         total = f" of {len(lines)}" if lines else ""
         if lines and done >= len(lines):
@@ -212,7 +214,9 @@ class ScriptStatus:
         if not done:
             return f"none of its statements{total} finished; statement 1{at} may have run."
         through = f" (through line {lines[done - 1]})" if lines else ""
-        return f"{done}{total} statements finished{through}; statement {done + 1}{at} may have run."
+        return (
+            f"{done}{total} statements finished{through}; statement {done + 1}{at} may have run."
+        )
 
     @property
     def checksum(self) -> str:

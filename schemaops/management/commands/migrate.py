@@ -11,8 +11,9 @@ runner lock, so instances started at once apply each step once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import mail
 from django.core.management.base import CommandError, CommandParser
@@ -25,14 +26,18 @@ from psycopg import sql
 
 from schemaops import conf
 from schemaops import status as status_module
-from schemaops.django_tier.execution import MigrationGuard
 from schemaops.exceptions import SchemaOpsError, for_display
 from schemaops.locking.errors import first_line, original_error
+from schemaops.management.arguments import seconds
 from schemaops.models import Direction, Outcome, Tier
+from schemaops.output import quiet_when_the_reader_stops
 from schemaops.recorder import Recorder
 from schemaops.scripts import plan, runner
 from schemaops.scripts.loader import Script
 from schemaops.scripts.lock import RunnerLock
+
+if TYPE_CHECKING:
+    from schemaops.django_tier.execution import MigrationGuard
 
 _HEADING_LINES = (
     "Operations to perform:",
@@ -69,7 +74,7 @@ class Command(django_migrate.Command):
         )
         parser.add_argument(
             "--lock-wait",
-            type=float,
+            type=seconds,
             metavar="SECONDS",
             help="How long to wait for another instance's run to finish (the runner lock) "
             "before giving up. Default: SCHEMAOPS['LOCK_WAIT'] (600).",
@@ -78,6 +83,10 @@ class Command(django_migrate.Command):
         # command once per stretch of Django migrations, printing the heading once.
         parser.add_argument("--schemaops-checked", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument("--schemaops-no-heading", action="store_true", help=argparse.SUPPRESS)
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        with quiet_when_the_reader_stops():  # | head
+            return super().execute(*args, **options)
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]  # the lock's progress may print before Django's
@@ -91,7 +100,9 @@ class Command(django_migrate.Command):
         self._running: tuple[Migration, Any, float, str] | None = None
         self._said_while_running = False
         self._registry_current = False
-        self._guard = MigrationGuard(database, self._progress)
+        self._guard: MigrationGuard | None = None  # once Django plans a migration to run
+        self._planned_seen = False
+        self._stack = contextlib.ExitStack()
         run_scripts = bool(
             options.get("run_scripts", True)
             and conf.migrate_runs_scripts()
@@ -127,20 +138,28 @@ class Command(django_migrate.Command):
             self._gate_scripts = scripts
         return scripts
 
-    def _gate(self, plan: list[tuple[Migration, bool]] | None = None, **kwargs: Any) -> None:
-        """The lint gate, on ``pre_migrate``: Django has planned the migrations it
-        applies and run none yet. Sent once per app; judged once."""
-        scripts, self._gate_scripts = self._gate_scripts, None
-        if scripts is None or kwargs.get("using") != self._using:
+    def _planned(self, plan: list[tuple[Migration, bool]] | None = None, **kwargs: Any) -> None:
+        """On ``pre_migrate``: Django has planned the migrations it applies and run none
+        yet. The lint gate judges them; the guard is installed if there are any (a run
+        with nothing to apply imports none of it). Sent once per app; acted on once."""
+        if kwargs.get("using") != self._using or self._planned_seen:
             return
-        planned = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
-        runner.lint_gate(self._using, scripts, self._progress, planned=planned)
+        self._planned_seen = True
+        scripts, self._gate_scripts = self._gate_scripts, None
+        if scripts is not None:
+            planned = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
+            runner.lint_gate(self._using, scripts, self._progress, planned=planned)
+        if plan:
+            from schemaops.django_tier.execution import MigrationGuard
+
+            self._guard = MigrationGuard(self._using, self._progress, self._applied)
+            self._stack.enter_context(self._guard.installed())
 
     def _migrate(self, *args: Any, **options: Any) -> None:
         """Django's own run, under the guard, gated, every migration recorded."""
-        pre_migrate.connect(self._gate, dispatch_uid=f"schemaops-gate-{id(self)}")
+        pre_migrate.connect(self._planned, dispatch_uid=f"schemaops-gate-{id(self)}")
         try:
-            with self._guard.installed():
+            with self._stack:
                 super().handle(*args, **options)
         except BaseException as exc:
             self._record_failure(exc)
@@ -189,12 +208,14 @@ class Command(django_migrate.Command):
         if action in ("apply_start", "unapply_start"):
             self._running = (migration, timezone.now(), time.monotonic(), action)
             self._said_while_running = False
-            if not fake:
+            if not fake and self._guard is not None:
                 self._guard.started(migration)
         elif action in ("apply_success", "unapply_success") and self._running is not None:
             _, started_at, start, _ = self._running
             self._running = None
-            attempts, waited_ms = self._guard.finished()
+            attempts, waited_ms, recorded = self._finished()
+            if recorded:
+                return
             if action == "apply_success":
                 outcome, direction = (Outcome.FAKED if fake else Outcome.APPLIED), Direction.UP
             else:
@@ -215,6 +236,37 @@ class Command(django_migrate.Command):
             )
             self._flush()
 
+    def _finished(self) -> tuple[int, int, bool]:
+        return (1, 0, False) if self._guard is None else self._guard.finished()
+
+    def _applied(self, migration: Migration, attempts: int, waited_ms: int) -> bool:
+        """Record ``migration`` as applied inside its own transaction (the guard calls
+        this once it has run): it commits with Django's record of it, so a run
+        killed between the two cannot leave one without the other, and costs no
+        commit of its own. Returns False, leaving it to the progress callback, while
+        earlier rows wait for the registry to exist."""
+        if self._running is None or self._buffer or migration.app_label == "schemaops":
+            return False  # schemaops's own migrations change the registry's table
+        if not self._registry_current:
+            if not plan.registry_current(self._using):
+                return False
+            self._registry_current = True
+        _, started_at, start, action = self._running
+        forwards = action == "apply_start"
+        self._recorder.record(
+            tier=Tier.DJANGO,
+            location=migration.app_label,
+            version=migration.name,
+            name=migration.name,
+            direction=Direction.UP if forwards else Direction.DOWN,
+            outcome=Outcome.APPLIED if forwards else Outcome.REVERTED,
+            started_at=started_at,
+            duration_ms=int((time.monotonic() - start) * 1000),
+            attempts=attempts,
+            waited_ms=waited_ms,
+        )
+        return True
+
     @property
     def _failed_migration(self) -> str:
         return getattr(self, "_failed_label", "")
@@ -224,7 +276,7 @@ class Command(django_migrate.Command):
             return
         migration, started_at, start, action = self._running
         self._running = None
-        attempts, waited_ms = self._guard.finished()
+        attempts, waited_ms, _ = self._finished()
         self._failed_label = f"{migration.app_label}.{migration.name}"
         self._failed_atomic = bool(migration.atomic)
         error = (
