@@ -7,7 +7,6 @@ Exit status: 0 without error findings, 1 with, 2 on bad input or usage.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from schemaops.lint import config as config_module
 from schemaops.lint import report
 from schemaops.lint.context import DEFAULT_PG_VERSION
 from schemaops.lint.files import lint_paths
+from schemaops.output import quiet_when_the_reader_stops
 
 USAGE_ERROR = 2
 
@@ -116,13 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def main_entry() -> None:
     """The ``schemaops`` console script's entry point."""
-    try:
+    with quiet_when_the_reader_stops():
         status = main()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader stopped early (``| head``): no traceback, and no second
-        # error when Python flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        status = 1
     sys.exit(status)

@@ -3,13 +3,16 @@ answer, the registry asked for before it exists, and what PostgreSQL said."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 from django.core.management.base import CommandError
 
 from schemaops.models import HistoryEntry
-from tests.conftest import ScriptFolder, demo_manage
+from tests.conftest import REPO_ROOT, ScriptFolder, demo_manage
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "runner"])
 
@@ -95,3 +98,67 @@ def test_history_before_the_registry_exists_says_so(empty_database: str) -> None
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "No history yet: the schemaops registry is not on database 'default'" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["schemaops", "history", "--limit", "-1"], "argument --limit: -1 is less than 0"),
+        (["schemaops", "rollback", "--steps", "0"], "argument --steps: 0 is less than 1"),
+        (["schemaops", "history", "--limit", "x"], "argument --limit: 'x' is not a whole number"),
+        (["migrate", "--lock-wait", "-5"], "argument --lock-wait: -5 is not zero or more seconds"),
+        (
+            ["schemaops", "migrate", "--lock-wait", "soon"],
+            "argument --lock-wait: 'soon' is not a number of seconds",
+        ),
+        (["migrate", "--database", "nope"], "argument --database: invalid choice: 'nope'"),
+        (["schemaops", "status", "--database", "nope"], "Unknown database 'nope'"),
+        (["schemaops", "rollback", "nope"], "No location 'nope' with scripts."),
+        (
+            ["schemaops", "lint", "/no/such/folder"],
+            "'/no/such/folder' is neither an installed app's label nor a script location",
+        ),
+        (["schemaops", "new", "thing", "--location", "nope"], "No location 'nope' (known: demo)"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_a_bad_value_is_one_message_naming_it(
+    empty_database: str, command: list[str], said: str
+) -> None:
+    migrated = demo_manage("migrate", "--verbosity", "0", database_url=empty_database)
+    assert migrated.returncode == 0, migrated.stderr
+    done = demo_manage(*command, database_url=empty_database)
+    assert done.returncode in (1, 2)
+    assert "Traceback" not in done.stderr
+    assert said in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["schemaops", "history", "--limit", "0"],
+        ["schemaops", "status", "-v", "2"],
+        ["migrate", "--plan"],
+    ],
+    ids=lambda command: " ".join(command),
+)
+def test_a_reader_that_stops_early_is_no_traceback(
+    empty_database: str, command: list[str]
+) -> None:
+    migrated = demo_manage("migrate", "--verbosity", "0", database_url=empty_database)
+    assert migrated.returncode == 0, migrated.stderr
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(DATABASE_URL=empty_database, PYTHONPATH=str(REPO_ROOT))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "manage.py"), *command],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before anything is written (`| head -0`)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert b"Traceback" not in err
+    assert b"BrokenPipeError" not in err

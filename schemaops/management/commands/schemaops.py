@@ -32,7 +32,9 @@ from schemaops.lint import gate
 from schemaops.lint import migrations as lint_migrations
 from schemaops.lint import project as lint_module
 from schemaops.locking.errors import first_line, original_error, server_details
+from schemaops.management.arguments import seconds, whole_number
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
+from schemaops.output import quiet_when_the_reader_stops
 from schemaops.recorder import Recorder
 from schemaops.scripts import adoption, loader, plan, runner
 from schemaops.scripts.executor import ScriptExecutor
@@ -82,7 +84,7 @@ def _add_allow_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lock-wait",
-        type=float,
+        type=seconds,
         default=None,
         metavar="SECONDS",
         help="How long to wait for another run to finish (SCHEMAOPS['LOCK_WAIT'], 600).",
@@ -176,8 +178,10 @@ class Command(BaseCommand):
         how_far.add_argument(
             "--to", metavar="VERSION", help="Roll back every script newer than VERSION."
         )
-        how_far.add_argument("--steps", type=int, default=None, help="How many scripts (1).")
-        rollback.add_argument("--lock-wait", type=float, default=None, metavar="SECONDS")
+        how_far.add_argument(
+            "--steps", type=whole_number(1), default=None, help="How many scripts (1)."
+        )
+        rollback.add_argument("--lock-wait", type=seconds, default=None, metavar="SECONDS")
 
         add(
             "validate",
@@ -188,7 +192,9 @@ class Command(BaseCommand):
 
         history = add("history", "Show the registry, newest first.", "")
         history.add_argument("--format", choices=["text", "json"], default="text")
-        history.add_argument("--limit", type=int, default=50, help="Rows to show (50; 0: all).")
+        history.add_argument(
+            "--limit", type=whole_number(0), default=50, help="Rows to show (50; 0: all)."
+        )
         history.add_argument("--tier", choices=[t.value for t in Tier], default=None)
         history.add_argument("--location", default=None, help="Only this app or location.")
 
@@ -253,6 +259,10 @@ class Command(BaseCommand):
         fake = add("fake", "Mark one script as applied without running it.", "")
         fake.add_argument("script", metavar="LOCATION:VERSION")
         fake.add_argument("--reason", default="", help="Kept in the registry.")
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        with quiet_when_the_reader_stops():  # | head
+            return super().execute(*args, **options)
 
     def handle(self, *args: Any, **options: Any) -> None:
         database = options["database"]
