@@ -12,9 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
-from schemaops import statements
 from schemaops.models import HistoryEntry, Outcome
-from schemaops.scripts.loader import display
 
 if TYPE_CHECKING:
     from schemaops.admin_status import StatusPage
@@ -167,6 +165,8 @@ class HistoryEntryAdmin(_HistoryEntryAdminBase):
     @admin.display(description="statements finished")
     def finished_listing(self, entry: HistoryEntry) -> str:
         """Each statement of the run that finished: its number, line and duration."""
+        from schemaops import statements  # not on every command's start-up
+
         done = list(entry.finished_statements.all())
         total = len(statements.split(entry.sql))
         if len(done) >= total:
@@ -212,6 +212,8 @@ class HistoryEntryAdmin(_HistoryEntryAdminBase):
 
 def _steps_with_findings(page: StatusPage) -> list[tuple[Any, list[Any]]]:
     """Each step with the lint findings of its script (findings name the file)."""
+    from schemaops.scripts.loader import display  # not on every command's start-up
+
     by_path: dict[str, list[Any]] = {}
     for finding in page.findings:
         by_path.setdefault(finding.path, []).append(finding)

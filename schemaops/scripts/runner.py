@@ -12,7 +12,6 @@ from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
 from schemaops.models import HistoryEntry
 from schemaops.scripts import plan
-from schemaops.scripts.executor import ScriptExecutor
 from schemaops.scripts.loader import Script
 
 Progress = Callable[[str], None]
@@ -189,6 +188,8 @@ def apply_scripts(
     progress: Progress,
 ) -> list[HistoryEntry]:
     """Apply ``scripts`` in order; stop at the first failure (which raises)."""
+    from schemaops.scripts.executor import ScriptExecutor  # only when a script is to run
+
     executor = ScriptExecutor(using, progress)
     entries = []
     for script in scripts:
