@@ -16,7 +16,7 @@ from django.db.migrations.state import ProjectState
 from schemaops.exceptions import ScriptError, ScriptFailed
 from schemaops.models import HistoryEntry
 from schemaops.operations import RunScript
-from tests.conftest import ScriptFolder
+from tests.conftest import ScriptFolder, demo_manage
 
 DEMO_SCRIPTS = {"0001", "0002", "0003", "0004"}
 
@@ -199,3 +199,18 @@ def test_run_script_in_an_atomic_migration_does_not_wait_holding_the_migrations_
             RunScript("ops", "0002").database_forwards("app", editor, *[ProjectState()] * 2)
         # Two lock waits and one backoff; no 0.25 s budget spent waiting first.
         assert time.monotonic() - began < 2.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schemaops_migrate_on_an_empty_database_creates_the_registry_before_any_script(
+    empty_database: str,
+) -> None:
+    # demo:0001 depends on demo.0003, which Django's order puts before schemaops's
+    # own migrations: the script must still wait for the registry it is recorded in.
+    done = demo_manage("schemaops", "migrate", database_url=empty_database)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    out = done.stdout
+    assert out.index("schemaops.0001_initial") < out.index("demo:0001")
+    status = demo_manage("schemaops", "status", database_url=empty_database)
+    assert "4 script(s): 4 applied." in status.stdout

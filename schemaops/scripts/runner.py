@@ -146,7 +146,8 @@ def interleaved(using: str, scripts: list[Script]) -> list[Step]:
     """Return the steps of ``schemaops migrate``: every pending Django migration in
     Django's order, with each script placed as soon as the Django migrations it
     depends on are applied, but never before the script before it in its location.
-    Scripts with no pending Django dependency come after all Django migrations.
+    Scripts with no pending Django dependency come after all Django migrations, and
+    none comes before schemaops's own pending migrations (the registry).
     """
     pending = check_django_dependencies(using, scripts)
     loader = MigrationLoader(connections[using], ignore_no_migrations=True)
@@ -159,13 +160,16 @@ def interleaved(using: str, scripts: list[Script]) -> list[Step]:
                 django_plan.append(node)
     position = {node: index for index, node in enumerate(django_plan)}
     end = len(django_plan)
+    # Every script is recorded in the registry: none runs before schemaops's own
+    # pending migrations (which create the registry, or add what rows need).
+    registry = max((i for i, node in enumerate(django_plan) if node[0] == "schemaops"), default=-1)
     after: dict[int, list[Script]] = {}
     previous_in_location: dict[str, int] = {}
     placed_at: dict[str, int] = {}
     for script in scripts:
         nodes = [n for n in django_dependencies(script) if n in pending]
         at = max((position[n] for n in nodes), default=end)
-        at = max(at, previous_in_location.get(script.location.name, -1))
+        at = max(at, registry, previous_in_location.get(script.location.name, -1))
         # After the scripts it depends on (plan.order already put them first).
         for dependency in script.parsed.directives.depends:
             location, sep, version = dependency.partition(":")

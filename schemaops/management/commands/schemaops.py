@@ -590,18 +590,26 @@ class Command(BaseCommand):
                 )
                 calls += 1
 
+            stretch: list[tuple[str, str]] = []  # migrations since the last script
             for index, step in enumerate(steps):
                 if step.script is not None:
                     runner.apply_scripts(database, [step.script], self.progress)
                     continue
+                assert step.migration is not None
+                stretch.append(step.migration)
                 following = steps[index + 1] if index + 1 < len(steps) else None
                 if following is None or following.script is None:
-                    continue  # the migrate call before the next script covers it
+                    continue  # the migrate calls before the next script cover it
                 if any(s.migration is not None for s in steps[index + 1 :]):
-                    assert step.migration is not None
-                    migrate(*step.migration)
+                    # Each app to its last migration of the stretch, in plan order:
+                    # the script may follow migrations of several apps (the ones it
+                    # depends on, and schemaops's own, which create the registry).
+                    last = {app: (app, name) for app, name in stretch}
+                    for node in sorted(last.values(), key=stretch.index):
+                        migrate(*node)
                 else:
                     migrate()
+                stretch = []
             if target is None:
                 # Django migrations after the last script, if any, and the
                 # post-migrate signals of a full run.
