@@ -508,6 +508,9 @@ def test_schemaops_migrate_prints_the_heading_once(tier: TierProject) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("Operations to perform:") == 1
     assert "Applied ops:0001" in done.stdout
+    # Django's "Applying ... OK" on one line, as plain migrate prints it.
+    assert "  Applying tierapp.0002_note... OK\n" in done.stdout
+    assert "  Applying tierapp.0003_more... OK\n" in done.stdout
     assert {"0002_note", "0003_more"} <= applied_migrations()
 
 

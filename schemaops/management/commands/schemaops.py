@@ -583,7 +583,9 @@ class Command(BaseCommand):
                     *args,
                     database=database,
                     verbosity=verbosity,
-                    stdout=self.stdout,
+                    # The stream itself: an OutputWrapper around ours would end each
+                    # write with a newline ("Applying ..." and "OK" on two lines).
+                    stdout=self.stdout._out,
                     run_scripts=False,
                     schemaops_checked=True,
                     schemaops_no_heading=calls > 0,
