@@ -2,6 +2,7 @@
 wagtail's migrations.
 
     .venv/bin/python bench/migrate_overhead.py [--runs 5] [--quick] [--no-lint-gate]
+    .venv/bin/python bench/migrate_overhead.py --instructions
 
 wagtail (with its contrib apps, taggit, modelcluster and Django's contrib apps,
 about 190 migrations) from PyPI, in a virtualenv of this benchmark's own
@@ -33,6 +34,17 @@ passes that option to schemaops's fresh runs only (its lint gate refuses some
 third-party migrations on a fresh database); the default measures the command as
 a deploy runs it.
 
+``--instructions`` counts instead of timing: each side's fresh and no-op
+``migrate`` runs once under valgrind's callgrind, which counts the instructions
+the manage.py process runs (the server's not included). A count does not
+change with the machine's speed, which on a VM varies by tens of percent from
+one minute to the next and drowns a difference of a few percent in wall time;
+a third side, ``pgtrigger`` (pgtrigger installed, schemaops not), tells how much
+of the difference is pgtrigger's. The targets are judged on the counts: fresh
+within +10 % of plain Django's instructions, and the no-op's extra instructions
+within 0.2 s at the rate plain Django's no-op runs on this machine (its CPU
+time over its count, measured natively in the same run).
+
 Runs on an embedded PostgreSQL of its own (data in ``SCHEMAOPS_PGDATA``, by
 default /tmp/pg-bench-overhead, stopped at the end if this run started it), so
 that test runs restarting the project's server (.pgdata/) cannot disturb it,
@@ -47,6 +59,7 @@ import importlib.metadata
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -235,6 +248,86 @@ def measure(runs: int, fresh_options: dict[str, list[str]]) -> tuple[Times, Time
     return times, cpu_times, applied
 
 
+INSTRUCTION_SIDES = ("plain", "pgtrigger", "schemaops")
+
+
+def counted(side: str) -> int:
+    """One cold ``manage.py migrate`` of ``side`` under callgrind: the instructions the
+    process ran (the server's not included). Deterministic where wall and CPU time
+    are not: a VM's speed varies by tens of percent from minute to minute."""
+    log = Path(f"/tmp/schemaops-bench-callgrind-{side}-{os.getpid()}.log")
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        f"--log-file={log}",
+        str(PYTHON),
+        str(REPO_ROOT / "manage.py"),
+        "migrate",
+    ]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, env=environment(side), capture_output=True, text=True
+    )
+    text = log.read_text(encoding="utf-8") if log.exists() else ""
+    log.unlink(missing_ok=True)
+    found = [line for line in text.splitlines() if "I   refs:" in line]
+    if result.returncode or not found:
+        raise SystemExit(
+            f"{side}: migrate under callgrind exited {result.returncode}\n{result.stderr[-3000:]}"
+            f"\n{text[-2000:]}"
+        )
+    return int(found[-1].split("I   refs:")[1].strip().replace(",", ""))
+
+
+def instructions() -> bool:
+    """``--instructions``: each side's fresh and no-op migrate counted under callgrind
+    (the sides in parallel: a count does not depend on the machine's load); the
+    no-op difference also in seconds, at the rate plain Django's no-op runs here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    counts: dict[str, dict[str, int]] = {"fresh": {}, "no-op": {}}
+    for case in ("fresh", "no-op"):
+        if case == "fresh":
+            for side in INSTRUCTION_SIDES:
+                fresh_database(database(side))
+        print(f"  {case}: counting {', '.join(INSTRUCTION_SIDES)} under callgrind ...", flush=True)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for side, n in zip(
+                INSTRUCTION_SIDES, pool.map(counted, INSTRUCTION_SIDES), strict=True
+            ):
+                counts[case][side] = n
+    # The rate: plain Django's no-op, natively, CPU time over instructions.
+    cpu = min(migrate("plain")[1] for _ in range(3))
+    rate = cpu / counts["no-op"]["plain"]
+    met = True
+    print()
+    print("  case   plain (G instr)  pgtrigger only  schemaops  schemaops vs plain  target")
+    for case, sides in counts.items():
+        plain, ours = sides["plain"], sides["schemaops"]
+        if case == "fresh":
+            difference = (ours / plain - 1) * 100
+            ok = difference <= FRESH_TARGET
+            shown = f"{difference:+.1f} %"
+            target = f"<= +{FRESH_TARGET:g} %"
+        else:
+            difference = (ours - plain) * rate
+            ok = difference <= NOOP_TARGET
+            shown = f"{(ours / plain - 1) * 100:+.1f} % = {difference:+.3f} s"
+            target = f"<= +{NOOP_TARGET:g} s"
+        met = met and ok
+        print(
+            f"  {case:6} {plain / 1e9:15.2f}  {sides['pgtrigger'] / 1e9:14.2f}  "
+            f"{ours / 1e9:9.2f}  {shown:18}  {target}  {'met' if ok else 'MISSED'}"
+        )
+    print(
+        f"\n  no-op seconds at plain Django's rate here: {cpu:.2f} s CPU for "
+        f"{counts['no-op']['plain'] / 1e9:.2f} G instructions"
+    )
+    return met
+
+
 def table(times: Times) -> bool:
     """Print the table; return whether both targets are met (on the best times)."""
     met = True
@@ -290,6 +383,12 @@ def main() -> None:
         action="store_true",
         help="pass --no-lint-gate to schemaops's fresh migrate (not the default)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under callgrind instead of timing (needs valgrind; "
+        "one run per side and case, minutes)",
+    )
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
@@ -340,6 +439,12 @@ def main() -> None:
         # Start-up once per side, untimed: .pyc files, the page cache.
         for side in SIDES:
             run(side, str(REPO_ROOT / "manage.py"), "check")
+        if args.instructions:
+            met = instructions()
+            if not met:
+                print("\ntarget missed")
+                sys.exit(1)
+            return
         print(f"{runs} round(s), sides alternating:", flush=True)
         fresh_options = {"plain": [], "schemaops": ["--no-lint-gate"] if args.no_lint_gate else []}
         if args.no_lint_gate:
