@@ -6,6 +6,7 @@ import sys
 import textwrap
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,33 @@ from django.db import connection, connections
 from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Test modules whose subject does not depend on the Django or PostgreSQL version:
+# SQL parsing and the linting of .sql files, the console script, the rule pages,
+# the script file format, the embedded server wheel, the package itself. CI runs
+# them once (make test) and not again on the other Django and PostgreSQL
+# versions (-m "not version_independent"), to stay within its time.
+VERSION_INDEPENDENT = frozenset(
+    {
+        "test_statements",
+        "test_lint_rules",
+        "test_lint_fuzz",
+        "test_lint_cli",
+        "test_rule_docs",
+        "test_loader",
+        "test_embedded_server",
+        "test_packaging",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in (
+            VERSION_INDEPENDENT
+        ):
+            item.add_marker(pytest.mark.version_independent)
 
 
 @pytest.fixture
@@ -187,17 +215,39 @@ def demo_manage(
     )
 
 
+@contextmanager
+def scratch_database(params: dict[str, object], name: str) -> Iterator[str]:
+    """Database ``name``, new and empty on the tests' server for the block, as a URL."""
+    with psycopg.connect(**params, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    host = urllib.parse.quote(str(params.get("host", "")), safe="")
+    user, port = params.get("user", "postgres"), params["port"]
+    try:
+        yield f"postgres://{user}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(**params, autocommit=True) as conn:  # type: ignore[arg-type]
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 @pytest.fixture
 def empty_database(server_params: dict[str, object]) -> Iterator[str]:
     """A database with nothing in it (no registry), as a URL."""
-    name = "schemaops_test_empty"
-    with psycopg.connect(**server_params, autocommit=True) as conn:  # type: ignore[arg-type]
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    host = urllib.parse.quote(str(server_params.get("host", "")), safe="")
-    user, port = server_params.get("user", "postgres"), server_params["port"]
-    yield f"postgres://{user}@{host}:{port}/{name}"
-    with psycopg.connect(**server_params, autocommit=True) as conn:  # type: ignore[arg-type]
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(server_params, "schemaops_test_empty") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def migrated_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    """A database the demo project's ``manage.py migrate`` set up once for the module
+    (both tiers applied), as a URL: for tests that only read it or are refused."""
+    with django_db_blocker.unblock():
+        params = dict(connection.get_connection_params())
+    for key in ("cursor_factory", "context", "prepare_threshold", "server_side_binding"):
+        params.pop(key, None)
+    with scratch_database(params, "schemaops_test_migrated") as url:
+        done = demo_manage("migrate", "--verbosity", "0", database_url=url)
+        assert done.returncode == 0, done.stderr
+        yield url

@@ -123,11 +123,9 @@ def test_history_before_the_registry_exists_says_so(empty_database: str) -> None
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )
 def test_a_bad_value_is_one_message_naming_it(
-    empty_database: str, command: list[str], said: str
+    migrated_database: str, command: list[str], said: str
 ) -> None:
-    migrated = demo_manage("migrate", "--verbosity", "0", database_url=empty_database)
-    assert migrated.returncode == 0, migrated.stderr
-    done = demo_manage(*command, database_url=empty_database)
+    done = demo_manage(*command, database_url=migrated_database)
     assert done.returncode in (1, 2)
     assert "Traceback" not in done.stderr
     assert said in done.stderr
@@ -143,12 +141,10 @@ def test_a_bad_value_is_one_message_naming_it(
     ids=lambda command: " ".join(command),
 )
 def test_a_reader_that_stops_early_is_no_traceback(
-    empty_database: str, command: list[str]
+    migrated_database: str, command: list[str]
 ) -> None:
-    migrated = demo_manage("migrate", "--verbosity", "0", database_url=empty_database)
-    assert migrated.returncode == 0, migrated.stderr
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(DATABASE_URL=empty_database, PYTHONPATH=str(REPO_ROOT))
+    env.update(DATABASE_URL=migrated_database, PYTHONPATH=str(REPO_ROOT))
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "manage.py"), *command],
         cwd=REPO_ROOT,
