@@ -106,6 +106,18 @@ def demo_command(path: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def db_stop(path: Path) -> subprocess.CompletedProcess[str]:
+    """What ``make db-stop`` runs, for the server in ``path``."""
+    return subprocess.run(
+        [sys.executable, "-m", "project.embedded", "stop"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SCHEMAOPS_PGDATA": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def pid_gone(pid: int, within: float = 10.0) -> bool:
     """Whether process ``pid`` ends (or is a zombie, waiting to be reaped) within
     ``within`` seconds: pg_ctl returns once the pid file is gone, a moment before
@@ -142,25 +154,11 @@ def test_the_demo_survives_kill_term_of_its_process_group_and_db_stop_stops(
     assert "SQL scripts (default)" in out
 
     info = json.loads(start_in_subprocess(data_dir).communicate(timeout=120)[0])
-    stop = subprocess.run(
-        [sys.executable, "-m", "project.embedded", "stop"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SCHEMAOPS_PGDATA": str(data_dir)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    stop = db_stop(data_dir)
     assert stop.returncode == 0, stop.stderr
     assert stop.stdout.strip() == "stopped"
     assert pid_gone(info["pid"])
     assert not (data_dir / "postmaster.pid").exists()
     assert json.loads((data_dir / ".handle_pids.json").read_text(encoding="utf-8")) == []
-    again = subprocess.run(
-        [sys.executable, "-m", "project.embedded", "stop"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "SCHEMAOPS_PGDATA": str(data_dir)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = db_stop(data_dir)
     assert again.stdout.strip() == f"no server running in {data_dir.resolve()}"

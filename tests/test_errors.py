@@ -7,8 +7,10 @@ import os
 import socket
 import subprocess
 import sys
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from schemaops.models import HistoryEntry
@@ -158,3 +160,17 @@ def test_a_reader_that_stops_early_is_no_traceback(
     assert process.returncode == 1
     assert b"Traceback" not in err
     assert b"BrokenPipeError" not in err
+
+
+# (status reads no pending script's content, so it lists the script as pending.)
+@pytest.mark.parametrize("command", [["validate"], ["migrate"], ["lint", "ops"]])
+def test_a_script_that_cannot_be_read_is_named(scripts: ScriptFolder, command: list[str]) -> None:
+    scripts.write("0001_fine.sql", "SELECT 1;")
+    (scripts.path / "0002_folder.sql").mkdir()  # listed as a script; reading it fails
+    out = StringIO()
+    try:
+        call_command("schemaops", *command, "--database", "runner", stdout=out, stderr=out)
+    except CommandError as error:
+        out.write(str(error))
+    said = " ".join(out.getvalue().split())
+    assert "0002_folder.sql: cannot read it (Is a directory). Check its permissions." in said

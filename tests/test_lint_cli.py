@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -240,3 +242,39 @@ def test_plain_files_follow_explicit_transactions(tmp_path: Path) -> None:
 def test_demo_scripts_lint_clean() -> None:
     """The demo's scripts are the safe patterns the docs teach."""
     assert main(["lint", str(REPO_ROOT / "project" / "demo" / "sqlmigrations")]) == 0
+
+
+def test_a_folder_it_may_not_read_is_a_message_not_a_traceback() -> None:
+    # A folder the user may not list; as root (who may read anything), the
+    # console script runs as nobody.
+    folder = Path(tempfile.mkdtemp(prefix="schemaops-unreadable-"))
+    try:
+        folder.chmod(0o755)
+        locked = folder / "locked"
+        locked.mkdir()
+        write(locked, "0001_a.sql", "SELECT 1;\n")
+        locked.chmod(0)
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root without setpriv: every folder is readable")
+            prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        completed = subprocess.run(
+            [*prefix, str(SCHEMAOPS), "lint", "locked"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        (folder / "locked").chmod(0o755)
+        shutil.rmtree(folder)
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert "locked: cannot be read (Permission denied). Check its permissions" in (
+        completed.stderr
+    )

@@ -38,6 +38,13 @@ def _natural(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in _DIGITS.split(name)]
 
 
+def _unreadable(path: Path, exc: OSError) -> str:
+    return (
+        f"{display(path)}: cannot be read ({exc.strerror or exc}). Check its permissions, "
+        "or leave it out."
+    )
+
+
 def _units(path: Path) -> list[Script | Path]:
     """The units of one argument: scripts of a schemaops folder, or plain files.
 
@@ -72,6 +79,9 @@ def lint_paths(paths: Sequence[Path], config: LintConfig) -> LintRun:
         except ScriptError as exc:
             run.errors.append(str(exc))
             continue
+        except OSError as exc:
+            run.errors.append(_unreadable(path, exc))
+            continue
         for unit in units:
             try:
                 if isinstance(unit, Script):
@@ -80,6 +90,10 @@ def lint_paths(paths: Sequence[Path], config: LintConfig) -> LintRun:
                     found = lint_plain(unit, context)
             except ScriptError as exc:
                 run.errors.append(str(exc))
+                continue
+            except OSError as exc:
+                read = unit.path if isinstance(unit, Script) else unit
+                run.errors.append(_unreadable(read, exc))
                 continue
             run.units += 1
             run.findings.extend(config.keep(found))

@@ -208,12 +208,20 @@ class Script:
 
     @cached_property
     def _up_bytes(self) -> bytes:
-        with open(self._path_str, "rb") as file:
-            return normalise(file.read())
+        try:
+            with open(self._path_str, "rb") as file:
+                return normalise(file.read())
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
 
     @cached_property
     def _down_bytes(self) -> bytes | None:
-        return None if self.down_path is None else normalise(self.down_path.read_bytes())
+        if self.down_path is None:
+            return None
+        try:
+            return normalise(self.down_path.read_bytes())
+        except OSError as exc:
+            raise _unreadable(self.down_path, exc) from None
 
     @cached_property
     def checksum(self) -> str:
@@ -530,6 +538,12 @@ def is_script_name(filename: str) -> bool:
     return _FILENAME.match(filename) is not None
 
 
+def _unreadable(path: Path, exc: OSError) -> ScriptError:
+    return ScriptError(
+        f"{display(path)}: cannot read it ({exc.strerror or exc}). Check its permissions."
+    )
+
+
 def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Suppression, ...]]:
     """Read a ``.sql`` file that is not a schemaops script, as psql would run it: its
     statements as written (``BEGIN``/``COMMIT`` included), and its suppressions.
@@ -540,7 +554,7 @@ def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Supp
     try:
         data = normalise(path.read_bytes())
     except OSError as exc:
-        raise ScriptError(f"{path}: cannot read it ({exc.strerror}).") from None
+        raise _unreadable(path, exc) from None
     text = _decode(path, data)
     found = tuple(statements.split(text))
     if found and found[-1].unterminated:
@@ -601,7 +615,14 @@ def scripts_in(location: Location) -> list[Script]:
     by_number: dict[int, dict[str | None, tuple[str, str, Path]]] = {}
     # Names sorted as strings: sorting Path objects costs ten times more, and
     # this runs over every script on every status.
-    for filename in sorted(os.listdir(location.path)):
+    try:
+        filenames = sorted(os.listdir(location.path))
+    except OSError as exc:
+        raise ScriptError(
+            f"{display(location.path)}: cannot list the folder of location {location.name!r} "
+            f"({exc.strerror or exc}). Check its permissions."
+        ) from None
+    for filename in filenames:
         if filename.startswith(".") or not filename.endswith(".sql"):
             continue
         path = location.path / filename
