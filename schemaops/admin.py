@@ -212,7 +212,7 @@ class HistoryEntryAdmin(_HistoryEntryAdminBase):
 
 def _steps_with_findings(page: StatusPage) -> list[tuple[Any, list[Any]]]:
     """Each step with the lint findings of its script (findings name the file)."""
-    from schemaops.scripts.loader import display  # not on every command's start-up
+    from schemaops.display import display  # not on every command's start-up
 
     by_path: dict[str, list[Any]] = {}
     for finding in page.findings:

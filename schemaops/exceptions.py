@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-
-def for_display(message: str) -> str:
-    """Return ``message`` with paths below the working directory made relative."""
-    prefix = os.getcwd().rstrip(os.sep) + os.sep
-    return message.replace(prefix, "")
-
 
 class SchemaOpsError(Exception):
     """Base class of every error schemaops raises on purpose."""

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from io import StringIO
 
+import django
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -113,7 +114,15 @@ def test_history_before_the_registry_exists_says_so(empty_database: str) -> None
             ["schemaops", "migrate", "--lock-wait", "soon"],
             "argument --lock-wait: 'soon' is not a number of seconds",
         ),
-        (["migrate", "--database", "nope"], "argument --database: invalid choice: 'nope'"),
+        # Django 5.0+ refuses it in argparse; on 4.2, schemaops's migrate does.
+        (
+            ["migrate", "--database", "nope"],
+            (
+                "argument --database: invalid choice: 'nope'"
+                if django.VERSION >= (5, 0)
+                else "Unknown database 'nope'. Choose one of: 'default'."
+            ),
+        ),
         (["schemaops", "status", "--database", "nope"], "Unknown database 'nope'"),
         (["schemaops", "rollback", "nope"], "No location 'nope' with scripts."),
         (

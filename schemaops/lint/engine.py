@@ -9,10 +9,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from schemaops.display import display
 from schemaops.lint import rules
 from schemaops.lint.context import LintContext
 from schemaops.lint.model import parse
-from schemaops.scripts.loader import Script, Suppression, display, read_plain
+from schemaops.scripts.loader import Script, Suppression, read_plain
 from schemaops.statements import Statement
 
 _NEWLINE = re.compile("\n")

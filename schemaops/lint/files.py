@@ -15,11 +15,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from schemaops.display import display
 from schemaops.exceptions import ScriptError
 from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_plain, lint_script
-from schemaops.scripts.loader import Location, Script, display, is_script_name, scripts_in
+from schemaops.scripts.loader import Location, Script, is_script_name, scripts_in
 
 _DIGITS = re.compile(r"([0-9]+)")
 

@@ -35,12 +35,12 @@ from django.db.migrations.state import ModelState, ProjectState
 from django.db.models import NOT_PROVIDED, CheckConstraint, Field, Q, UniqueConstraint
 
 from schemaops import statements
+from schemaops.display import display
 from schemaops.lint import rules
 from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.database import database_context
 from schemaops.lint.engine import Finding, lint_statements
-from schemaops.scripts.loader import display
 
 MigrationKey = tuple[str, str]
 

@@ -7,13 +7,13 @@ from collections.abc import Iterable, Mapping
 
 from django.apps import apps
 
-from schemaops.cli import options_config
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import config as config_module
 from schemaops.lint import database, gate, report
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_script
 from schemaops.lint.migrations import lint_migrations
+from schemaops.lint.options import options_config
 from schemaops.scripts import loader, plan
 
 __all__ = ["ProjectLintRun", "UsageError", "lint_project", "report"]

@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 
 from schemaops import statements
+from schemaops.display import display
 from schemaops.exceptions import ScriptError
 from schemaops.locking.timeouts import DURATION, seconds
 
@@ -158,14 +159,6 @@ class ParsedScript:
     def atomic(self) -> bool:
         """Whether the up section runs in one transaction."""
         return self.up.atomic
-
-
-def display(path: Path) -> str:
-    """Return ``path`` relative to the working directory when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def normalise(data: bytes) -> bytes:

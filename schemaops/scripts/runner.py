@@ -16,7 +16,6 @@ from schemaops.scripts.loader import Script
 
 Progress = Callable[[str], None]
 # Called before each script runs; raises to refuse it (the lint gate).
-Gate = Callable[[list[Script]], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,24 +94,6 @@ def pending_scripts(
     return ordered
 
 
-def lint_gate(
-    using: str,
-    scripts: list[Script],
-    progress: Progress,
-    *,
-    planned: set[tuple[str, str]] | None = None,
-) -> None:
-    """Refuse the run if ``scripts`` or the Django migrations it applies (``planned``;
-    every pending one when None) have an unsuppressed error-level lint finding
-    (:class:`LintRefused`); report the warnings through ``progress``."""
-    if not scripts and planned is not None and not planned:
-        return  # nothing to judge, and nothing to import for it
-    from schemaops.lint import gate  # the linter, only when there is something to lint
-
-    for finding in gate.check(using, scripts, planned=planned):
-        progress(f"  lint warning: {finding}")
-
-
 def django_dependencies(script: Script) -> list[tuple[str, str]]:
     """Return the Django migrations ``script`` depends on, as (app_label, name)."""
     result = []
@@ -123,12 +104,14 @@ def django_dependencies(script: Script) -> list[tuple[str, str]]:
     return result
 
 
-def check_django_dependencies(using: str, scripts: list[Script]) -> set[tuple[str, str]]:
+def check_django_dependencies(
+    using: str, scripts: list[Script], loader: MigrationLoader | None = None
+) -> set[tuple[str, str]]:
     """Raise :class:`PlanError` for a dependency on an unknown migration; return the
-    pending ones."""
+    pending ones (``loader``: one already built, not to build another)."""
     if not any(django_dependencies(script) for script in scripts):
         return set()
-    loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+    loader = loader or MigrationLoader(connections[using], ignore_no_migrations=True)
     pending: set[tuple[str, str]] = set()
     for script in scripts:
         for node in django_dependencies(script):
@@ -149,8 +132,8 @@ def interleaved(using: str, scripts: list[Script]) -> list[Step]:
     Scripts with no pending Django dependency come after all Django migrations, and
     none comes before schemaops's own pending migrations (the registry).
     """
-    pending = check_django_dependencies(using, scripts)
     loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+    pending = check_django_dependencies(using, scripts, loader)
     django_plan: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for leaf in sorted(loader.graph.leaf_nodes()):
@@ -202,3 +185,42 @@ def apply_scripts(
         progress(f"  Applied {script.id} in {entry.duration_ms} ms")
         entries.append(entry)
     return entries
+
+
+def run_steps(
+    using: str,
+    steps: list[Step],
+    migrate: Callable[..., None],
+    progress: Progress,
+    *,
+    full_run: bool = True,
+) -> None:
+    """Run ``steps`` (from :func:`interleaved`) in order: each script with
+    :func:`apply_scripts`, the Django migrations before it with ``migrate(app, name)``
+    (Django's ``migrate`` command to that migration) or ``migrate()`` (all of them).
+
+    Before a script every app is migrated to its last migration since the script
+    before, in plan order: the script may follow migrations of several apps (those
+    it depends on, and schemaops's own, which create the registry). A
+    ``full_run`` ends with ``migrate()``: the Django migrations after the last
+    script, if any, and the post-migrate signals of a full run.
+    """
+    stretch: list[tuple[str, str]] = []  # migrations since the last script
+    for index, step in enumerate(steps):
+        if step.script is not None:
+            apply_scripts(using, [step.script], progress)
+            continue
+        assert step.migration is not None
+        stretch.append(step.migration)
+        following = steps[index + 1] if index + 1 < len(steps) else None
+        if following is None or following.script is None:
+            continue  # the migrate calls before the next script cover it
+        if any(s.migration is not None for s in steps[index + 1 :]):
+            last = {app: (app, name) for app, name in stretch}
+            for node in sorted(last.values(), key=stretch.index):
+                migrate(*node)
+        else:
+            migrate()
+        stretch = []
+    if full_run:
+        migrate()

@@ -26,7 +26,9 @@ from psycopg import sql
 
 from schemaops import conf
 from schemaops import status as status_module
-from schemaops.exceptions import SchemaOpsError, for_display
+from schemaops.display import for_display
+from schemaops.exceptions import SchemaOpsError
+from schemaops.lint import gate_deploy
 from schemaops.locking.errors import first_line, original_error
 from schemaops.management.arguments import seconds
 from schemaops.models import Direction, Outcome, Tier
@@ -91,6 +93,9 @@ class Command(django_migrate.Command):
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]  # the lock's progress may print before Django's
         database = options["database"]
+        if database not in connections:  # Django 5.0+ has argparse refuse it first
+            choices = ", ".join(repr(alias) for alias in connections)
+            raise CommandError(f"Unknown database {database!r}. Choose one of: {choices}.")
         if options.get("plan") or options.get("check_unapplied") or options.get("prune"):
             super().handle(*args, **options)
             return
@@ -148,7 +153,7 @@ class Command(django_migrate.Command):
         scripts, self._gate_scripts = self._gate_scripts, None
         if scripts is not None:
             planned = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
-            runner.lint_gate(self._using, scripts, self._progress, planned=planned)
+            gate_deploy(self._using, scripts, self._progress, planned=planned)
         if plan:
             from schemaops.django_tier.execution import MigrationGuard
 

@@ -1,0 +1,20 @@
+"""What a person reads: paths shown relative to the working directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def display(path: Path) -> str:
+    """Return ``path`` relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def for_display(message: str) -> str:
+    """Return ``message`` with paths below the working directory made relative."""
+    prefix = os.getcwd().rstrip(os.sep) + os.sep
+    return message.replace(prefix, "")

@@ -1,0 +1,45 @@
+"""``schemaops validate``: every problem, one line each; exit 1 if any."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from schemaops.display import for_display
+from schemaops.exceptions import ScriptError
+from schemaops.management.subcommands.base import Subcommand
+from schemaops.scripts import plan
+
+
+class Validate(Subcommand):
+    name = "validate"
+    summary = "Check the scripts against the registry; exit 1 with one line per problem."
+    description = (
+        "Reports malformed files, changed checksums (both values), missing files, "
+        "out-of-order pending scripts and interrupted or failed scripts. Exit 0 when clean."
+    )
+
+    def handle(self, *, database: str, **_: Any) -> None:
+        try:
+            found = plan.load(database)
+        except ScriptError as exc:
+            for line in str(exc).splitlines():
+                self.stderr.write(for_display(line))
+            raise CommandError("Validation failed: malformed script files.") from exc
+        lines: list[str] = []
+        for status in found:
+            if status.script is not None and status.state in plan.RUNNABLE_STATES:
+                try:
+                    status.script.parsed  # noqa: B018
+                except ScriptError as exc:
+                    lines.append(str(exc))
+        lines.extend(str(p) for p in plan.validation_problems(found))
+        for line in lines:
+            self.stderr.write(for_display(line))
+        if lines:
+            raise CommandError(f"Validation failed: {len(lines)} problem(s).")
+        for status in found:
+            if status.state == plan.State.RUNNING:
+                self.stdout.write(f"{status.id}: running now; not a problem while its run lives.")
+        self.stdout.write(self.style.SUCCESS(f"OK: {len(found)} script(s), no problems."))
