@@ -39,12 +39,21 @@ VERSION_INDEPENDENT = frozenset(
 )
 
 
+# Test modules about how PostgreSQL locks, waits and builds indexes under the
+# SQL tier's runner: CI runs them with make test and on PostgreSQL 15, not again
+# on the other Django versions (-m "not postgres_behaviour").
+POSTGRES_BEHAVIOUR = frozenset(
+    {"test_long_operations", "test_run_semantics", "test_live_run", "test_adoption"}
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in (
-            VERSION_INDEPENDENT
-        ):
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        if module in VERSION_INDEPENDENT:
             item.add_marker(pytest.mark.version_independent)
+        if module in POSTGRES_BEHAVIOUR:
+            item.add_marker(pytest.mark.postgres_behaviour)
 
 
 @pytest.fixture
