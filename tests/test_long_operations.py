@@ -14,7 +14,7 @@ from django.db import connections
 
 from schemaops.exceptions import ScriptError
 from schemaops.locking import progress, retry
-from schemaops.scripts import executor
+from schemaops.scripts import batches
 from schemaops.scripts.loader import Location, Script, bind_batch
 from tests.conftest import ScriptFolder
 from tests.test_run_semantics import open_transaction, outcomes, runner_params
@@ -194,7 +194,7 @@ def make_accounts(scripts: ScriptFolder, rows: int) -> None:
 def test_batched_backfill_commits_each_range_and_reports_rows_done(
     scripts: ScriptFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(executor, "BATCH_REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(batches, "REPORT_SECONDS", 0.0)
     make_accounts(scripts, 25_000)
     scripts.write(
         "0002_backfill.sql",

@@ -27,11 +27,11 @@ from schemaops.locking.retry import queue_budget
 from schemaops.locking.timeouts import timeouts
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
-from schemaops.scripts.loader import Batch, Script, Section, bind_batch
+from schemaops.scripts import batches
+from schemaops.scripts.loader import Batch, Script, Section
 from schemaops.statements import Statement
 
 # How often a batched statement reports the rows done so far.
-BATCH_REPORT_SECONDS = 2.0
 
 Progress = Callable[[str], None]
 
@@ -409,110 +409,19 @@ class ScriptExecutor:
         ):
             self._run_statement(concurrent, statement, statement.text)
 
-    def _batch_key(self, run: _Run, statement: Statement, batch: Batch) -> tuple[str, str]:
-        """Return the batched table (as PostgreSQL quotes it) and its integer key column."""
-        where = f"{run.section.path}:{batch.line}"
-        key = batch.key
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s)::oid, to_regclass(%s)::text", [batch.table] * 2)
-            row = cursor.fetchone()
-            if row is None or row[0] is None:
-                raise ScriptError(
-                    f"{where}: batch table {batch.table!r} does not exist. Name the table whose "
-                    "keys the statement walks: -- schemaops: batch table=... key=..."
-                )
-            oid, table = row
-            if key is None:
-                cursor.execute(
-                    "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
-                    " ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)"
-                    " WHERE i.indrelid = %s AND i.indisprimary",
-                    [oid],
-                )
-                columns = [name for (name,) in cursor.fetchall()]
-                if len(columns) != 1:
-                    raise ScriptError(
-                        f"{where}: {table} has no single-column primary key to walk. Name an "
-                        "indexed integer column: -- schemaops: batch key=..."
-                    )
-                key = columns[0]
-            elif key.startswith('"') and key.endswith('"'):
-                key = key[1:-1].replace('""', '"')
-            else:
-                key = key.lower()
-            cursor.execute(
-                "SELECT quote_ident(attname), format_type(atttypid, atttypmod) FROM pg_attribute"
-                " WHERE attrelid = %s AND attname = %s AND attnum > 0 AND NOT attisdropped",
-                [oid, key],
-            )
-            column = cursor.fetchone()
-        if column is None:
-            raise ScriptError(f"{where}: {table} has no column {key!r} to batch by (key=).")
-        if column[1] not in ("smallint", "integer", "bigint"):
-            raise ScriptError(
-                f"{where}: batch key {table}.{column[0]} is {column[1]}; batches walk an "
-                "integer key. Name an integer column with key=..."
-            )
-        return str(table), str(column[0])
-
-    def _key_bounds(self, table: str, key: str) -> tuple[int | None, int | None]:
-        with self.connection.cursor() as cursor:
-            cursor.execute(f"SELECT min({key}), max({key}) FROM {table}")
-            row = cursor.fetchone()
-        assert row is not None
-        return row[0], row[1]
-
     def _run_batched(self, run: _Run, statement: Statement, batch: Batch) -> None:
-        """Run ``statement`` once per range of ``batch.size`` keys, each range committed
-        on its own (autocommit), reporting rows done; ranges beyond the largest key
-        found at the start are walked too if rows arrived meanwhile."""
-        table, key = self._batch_key(run, statement, batch)
-        low, high = self._key_bounds(table, key)
-        label = f"{run.script.id}: line {statement.line}"
-        if low is None or high is None:
-            self.progress(f"  {label}: batch: {table} is empty, nothing to do")
-            return
-        first = low
-        rows = batches = 0
-        last_report = time.monotonic()
-        while True:
-            start = low
-            while start <= high:
-                end = start + batch.size
-                kept = (
-                    f" The {batches} batches before it (keys {first}..{start - 1}) stayed "
-                    "committed; write the statement so that running it again is harmless "
-                    "(e.g. WHERE plan IS NULL)."
-                    if batches
-                    else ""
-                )
-                rows += self._run_statement(
-                    run,
-                    statement,
-                    bind_batch(statement.text, start, end),
-                    f" (batch of keys {start}..{end - 1})",
-                    kept,
-                )
-                batches += 1
-                start = end
-                now = time.monotonic()
-                if now - last_report >= BATCH_REPORT_SECONDS:
-                    percent = min(100, (start - first) * 100 // max(1, high - first + 1))
-                    self.progress(
-                        f"  {label}: batch {batches}: {rows:,} rows done, keys up to "
-                        f"{start - 1:,} of {high:,} ({percent}%)"
-                    )
-                    last_report = now
-                if batch.pause:
-                    time.sleep(batch.pause)
-            low = start
-            newest = self._key_bounds(table, key)[1]
-            if newest is None or newest < low:
-                break
-            high = newest
-        self.progress(
-            f"  {label}: {rows:,} rows done in {batches} batches of {batch.size:,} keys "
-            f"({table}.{key} {first:,}..{high:,})"
+        """Run ``statement`` once per range of keys (:mod:`schemaops.scripts.batches`),
+        each range with its own lock budget and retries."""
+        batches.walk(
+            self.connection,
+            batch,
+            statement.text,
+            where=f"{run.section.path}:{batch.line}",
+            label=_label(run.script, statement),
+            progress=self.progress,
+            run_range=lambda sql, where, kept: self._run_statement(
+                run, statement, sql, where, kept
+            ),
         )
 
     def _run_statement(
