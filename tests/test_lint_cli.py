@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,12 @@ from tests.conftest import REPO_ROOT
 SCHEMAOPS = Path(sys.executable).with_name("schemaops")
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The installed console script, with no Django settings in the environment."""
+def run(*args: str, cwd: Path, as_user: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """The installed console script, with no Django settings in the environment
+    (``as_user``: a command to run it through, such as setpriv)."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     return subprocess.run(
-        [str(SCHEMAOPS), *args],
+        [*as_user, str(SCHEMAOPS), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -260,16 +262,7 @@ def test_a_folder_it_may_not_read_is_a_message_not_a_traceback() -> None:
             if setpriv is None:
                 pytest.skip("running as root without setpriv: every folder is readable")
             prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-        completed = subprocess.run(
-            [*prefix, str(SCHEMAOPS), "lint", "locked"],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        completed = run("lint", "locked", cwd=folder, as_user=prefix)
     finally:
         (folder / "locked").chmod(0o755)
         shutil.rmtree(folder)

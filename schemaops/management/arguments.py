@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from django.core.management.base import CommandError
+from django.db import connections
+
 
 def whole_number(minimum: int) -> Callable[[str], int]:
     """An ``int`` option that must be at least ``minimum``."""
@@ -30,3 +33,10 @@ def seconds(text: str) -> float:
     if not value >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text} is not zero or more seconds")
     return value
+
+
+def known_database(alias: str) -> None:
+    """Refuse a ``--database`` that is not in ``DATABASES``, naming the choices."""
+    if alias not in connections:
+        choices = ", ".join(repr(name) for name in connections)
+        raise CommandError(f"Unknown database {alias!r}. Choose one of: {choices}.")

@@ -30,7 +30,7 @@ from schemaops.display import for_display
 from schemaops.exceptions import SchemaOpsError
 from schemaops.lint import gate_deploy
 from schemaops.locking.errors import first_line, original_error
-from schemaops.management.arguments import seconds
+from schemaops.management.arguments import known_database, seconds
 from schemaops.models import Direction, Outcome, Tier
 from schemaops.output import quiet_when_the_reader_stops
 from schemaops.recorder import Recorder
@@ -93,9 +93,7 @@ class Command(django_migrate.Command):
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]  # the lock's progress may print before Django's
         database = options["database"]
-        if database not in connections:  # Django 5.0+ has argparse refuse it first
-            choices = ", ".join(repr(alias) for alias in connections)
-            raise CommandError(f"Unknown database {database!r}. Choose one of: {choices}.")
+        known_database(database)  # Django 5.0+ has argparse refuse it first
         if options.get("plan") or options.get("check_unapplied") or options.get("prune"):
             super().handle(*args, **options)
             return

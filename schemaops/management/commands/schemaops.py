@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
 from schemaops import status as status_module
 from schemaops.display import for_display
 from schemaops.exceptions import SchemaOpsError
 from schemaops.locking.errors import first_line, original_error, server_details
+from schemaops.management.arguments import known_database
 from schemaops.management.subcommands import SUBCOMMANDS
 from schemaops.management.subcommands.base import add_common_arguments
 from schemaops.output import quiet_when_the_reader_stops
@@ -42,9 +43,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         database = options["database"]
-        if database not in connections:
-            choices = ", ".join(repr(alias) for alias in connections)
-            raise CommandError(f"Unknown database {database!r}. Choose one of: {choices}.")
+        known_database(database)
         subcommand = options.pop("subcommand_object")
         try:
             status_module.ensure_postgresql(database)
