@@ -93,7 +93,7 @@ def probe() -> None:
     from django.db.migrations.loader import MigrationLoader
 
     from schemaops.lint.config import LintConfig
-    from schemaops.lint.migrations import lint_migrations, plan_order
+    from schemaops.lint.django_migrations.walk import lint_migrations, plan_order
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     labels = sorted({app for app, _ in loader.graph.nodes} - NOT_LINTED)

@@ -458,7 +458,8 @@ def stages(path: Path) -> list[str]:
     schemaops internals, so only under ``--profile``."""
     from schemaops.lint import report, rules
     from schemaops.lint.context import LintContext
-    from schemaops.lint.model import parse, tokenize
+    from schemaops.lint.syntax import parse
+    from schemaops.lint.tokens import tokenize
     from schemaops.scripts.loader import read_plain
 
     def best(step: Callable[[], object]) -> float:

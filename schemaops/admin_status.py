@@ -10,7 +10,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
-from schemaops.lint.engine import Finding
+from schemaops.lint.findings import Finding
 from schemaops.scripts import plan, runner
 from schemaops.scripts.loader import load_scripts
 

@@ -20,7 +20,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
 from schemaops.lint.config import LintConfig
-from schemaops.lint.migrations import MigrationLintResult, lint_migrations, plan_order
+from schemaops.lint.django_migrations.walk import MigrationLintResult, lint_migrations, plan_order
 from tests.conftest import REPO_ROOT
 
 CASES = "tests.lintapp.cases"

@@ -176,7 +176,7 @@ def test_inline_references_and_unique_on_a_new_column() -> None:
 
 
 def test_suppressing_a_suppression_finding_by_name_is_not_unknown() -> None:
-    from schemaops.lint.engine import apply_suppressions
+    from schemaops.lint.suppressions import apply_suppressions
     from schemaops.scripts.loader import Suppression
 
     kept = apply_suppressions([], [Suppression(("unused-suppression",), "x", 1, True)], [], "x")
@@ -187,7 +187,7 @@ def test_suppressing_a_suppression_finding_by_name_is_not_unknown() -> None:
     "text", ["x -- DROP", "x /* DROP */", "x   ", "x -- a\n  -- b", "x /* a /* DROP */ b */"]
 )
 def test_a_trailing_comment_or_space_is_never_a_token(text: str) -> None:
-    from schemaops.lint.model import tokenize
+    from schemaops.lint.tokens import tokenize
 
     assert [t.value for t in tokenize(text)] == ["X"]
 
@@ -208,7 +208,7 @@ def test_a_trailing_comment_or_space_is_never_a_token(text: str) -> None:
 def test_silent_kinds_are_really_silent(sql: str) -> None:
     """The engine skips the rules for these kinds; no rule may read them."""
     from schemaops.lint import rules
-    from schemaops.lint.model import parse
+    from schemaops.lint.syntax import parse
 
     (statement,) = statements.split(sql) or [statements.Statement("", 0, 0, 1, 1)]
     modelled = parse(statement)
@@ -218,3 +218,28 @@ def test_silent_kinds_are_really_silent(sql: str) -> None:
         context.start_unit(atomic=atomic)
         for rule in rules.RULES.values():
             assert list(rule.check(modelled, context)) == [], rule.name
+
+
+def test_every_rule_is_declared_once_in_rule_name_order() -> None:
+    """Rules run and are listed in RuleName's order, and every name but the two
+    about suppressions has exactly one declaration."""
+    from schemaops.lint import rules
+    from schemaops.lint.rules.names import RuleName
+
+    suppression_names = {RuleName.SUPPRESSION_MISSING_REASON, RuleName.UNUSED_SUPPRESSION}
+    assert list(rules.RULES) == [name.value for name in RuleName if name not in suppression_names]
+    with pytest.raises(ValueError, match="declared twice"):
+        rules.rule(RuleName.BAN_DROP_DATABASE, rules.ERROR, "again", "no")(lambda s, c: iter(()))
+
+
+def test_every_operation_check_names_a_django_operation() -> None:
+    """A check registered for a misspelt operation class fails when Django migrations
+    are first linted, not silently."""
+    from schemaops.lint import rules
+    from schemaops.lint.django_migrations.operation import checks_by_class, operation_class
+
+    resolved = {cls.__name__ for cls in checks_by_class()}
+    assert resolved == {name for name in rules.OPERATION_CHECKS if operation_class(name)}
+    assert {"AddField", "AlterField", "AddIndex", "AddConstraint", "DeleteModel"} <= resolved
+    with pytest.raises(LookupError, match="AddFeild"):
+        operation_class("AddFeild")

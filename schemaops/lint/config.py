@@ -17,7 +17,7 @@ from schemaops.exceptions import SchemaOpsError
 from schemaops.lint import rules
 
 if TYPE_CHECKING:
-    from schemaops.lint.engine import Finding
+    from schemaops.lint.findings import Finding
 
 OLDEST_PG_VERSION = 9
 NEWEST_PG_VERSION = 99

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from schemaops.lint.model import SqlStatement
+from schemaops.lint.syntax import SqlStatement
 
 _NOT_NULL_CHECK = re.compile(r'^\(?\s*"?(?P<column>[\w$]+)"?\s+IS\s+NOT\s+NULL\s*\)?$', re.I)
 

@@ -1,56 +1,23 @@
-"""Linting statements and scripts: rules, positions and suppressions."""
+"""Linting statements and scripts: every rule over each statement, findings at file
+positions, then the suppressions."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from schemaops.display import display
 from schemaops.lint import rules
 from schemaops.lint.context import LintContext
-from schemaops.lint.model import parse
-from schemaops.scripts.loader import Script, Suppression, read_plain
+from schemaops.lint.findings import Finding
+from schemaops.lint.suppressions import apply_suppressions
+from schemaops.lint.syntax import parse
+from schemaops.scripts.loader import Script, read_plain
 from schemaops.statements import Statement
 
 _NEWLINE = re.compile("\n")
-MISSING_REASON = rules.MISSING_REASON
-UNUSED_SUPPRESSION = rules.UNUSED_SUPPRESSION
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """One finding, at a 1-based line and column of a file."""
-
-    rule: str
-    severity: str
-    path: str
-    line: int
-    column: int
-    message: str
-    hint: str
-    table: str = ""
-    """The table the finding's statement locks, where known (the gate reads its size)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "path": self.path,
-            "line": self.line,
-            "column": self.column,
-            "message": self.message,
-            "hint": self.hint,
-        }
-
-    def __str__(self) -> str:
-        return (
-            f"{self.path}:{self.line}:{self.column}: {self.rule}: {self.message}\n"
-            f"    hint: {self.hint}"
-        )
 
 
 class _Positions:
@@ -103,67 +70,6 @@ def lint_statements(
                 )
         context.after(modelled)
     return findings
-
-
-def _covers(suppression: Suppression, finding: Finding, statements: Sequence[Statement]) -> bool:
-    """Whether ``suppression`` covers ``finding``: in the header, every finding of its
-    rules; elsewhere, those of the first statement after it."""
-    if finding.rule not in suppression.rules:
-        return False
-    if suppression.in_header:
-        return True
-    following = next((s for s in statements if s.line > suppression.line), None)
-    return following is not None and following.line <= finding.line <= following.last_line
-
-
-def apply_suppressions(
-    findings: list[Finding],
-    suppressions: Sequence[Suppression],
-    statements: Sequence[Statement],
-    path: str,
-) -> list[Finding]:
-    """Drop suppressed findings; report suppressions without a reason or that
-    suppress nothing (a suppression without a reason suppresses nothing)."""
-    kept = []
-    used: set[int] = set()
-    for finding in findings:
-        covering = [
-            index
-            for index, suppression in enumerate(suppressions)
-            if suppression.reason.strip() and _covers(suppression, finding, statements)
-        ]
-        used.update(covering)
-        if not covering:
-            kept.append(finding)
-    for index, suppression in enumerate(suppressions):
-        rules_text = ",".join(suppression.rules) or "(no rule)"
-        if not suppression.reason.strip():
-            kept.append(
-                Finding(
-                    MISSING_REASON,
-                    rules.ERROR,
-                    path,
-                    suppression.line,
-                    1,
-                    f"ignore={rules_text} has no reason, so it suppresses nothing.",
-                    'Say why the statement is safe: -- schemaops: ignore=RULE reason="..."',
-                )
-            )
-        elif index not in used:
-            unknown = [r for r in suppression.rules if r not in rules.known_names()]
-            detail = f" (unknown rule: {', '.join(unknown)})" if unknown else ""
-            kept.append(
-                Finding(
-                    UNUSED_SUPPRESSION,
-                    rules.WARNING,
-                    path,
-                    suppression.line,
-                    1,
-                    f"ignore={rules_text} suppresses nothing{detail}.",
-                    "Remove the directive, or move it to the line above the statement it is for.",
-                )
-            )
-    return sorted(kept, key=lambda f: (f.line, f.column, f.rule))
 
 
 def lint_script(script: Script, context: LintContext) -> list[Finding]:

@@ -20,26 +20,9 @@ from schemaops.exceptions import LintRefused
 from schemaops.lint import config as config_module
 from schemaops.lint import database, rules
 from schemaops.lint.config import LintConfig
-from schemaops.lint.engine import Finding, lint_script
+from schemaops.lint.engine import lint_script
+from schemaops.lint.findings import Finding
 from schemaops.scripts.loader import Script
-
-# Rules whose harm is how long the lock is held, which grows with the table: on
-# a small table the statement is over before a writer notices. (Findings about
-# code that breaks, a dropped column say, stay errors whatever the size.)
-LOCK_RULES = frozenset(
-    {
-        "require-concurrent-index-creation",
-        "require-concurrent-index-deletion",
-        "require-concurrent-reindex",
-        "adding-not-nullable-field",
-        "adding-field-with-default",
-        "constraint-missing-not-valid",
-        "adding-foreign-key-constraint",
-        "disallowed-unique-constraint",
-        "adding-serial-primary-key-field",
-        "changing-column-type",
-    }
-)
 
 
 def lint_pending(
@@ -66,7 +49,7 @@ def lint_deploy(
     ``(app_label, name)``; every pending one when None), then ``scripts``, as one
     sequence against ``using``'s facts; lock-heavy findings on small tables softened
     to warnings."""
-    from schemaops.lint.migrations import MigrationLinter
+    from schemaops.lint.django_migrations.walk import MigrationLinter
 
     config = config_module.from_settings() if config is None else config
     context = database.database_context(using, config.pg_version)
@@ -97,7 +80,9 @@ def soften_small_tables(
     """
     limit = conf.small_table_size() if limit is None else limit
     candidates = {
-        f.table for f in findings if f.severity == rules.ERROR and f.rule in LOCK_RULES and f.table
+        f.table
+        for f in findings
+        if f.severity == rules.ERROR and f.rule in rules.LOCK_RULES and f.table
     }
     if limit <= 0 or not candidates:
         return findings
@@ -105,7 +90,11 @@ def soften_small_tables(
     result = []
     for finding in findings:
         size = sizes.get(finding.table)
-        if finding.severity == rules.ERROR and finding.rule in LOCK_RULES and size is not None:
+        if (
+            finding.severity == rules.ERROR
+            and finding.rule in rules.LOCK_RULES
+            and size is not None
+        ):
             rows, size_bytes = size
             if size_bytes <= limit:
                 finding = dataclasses.replace(

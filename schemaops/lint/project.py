@@ -10,9 +10,11 @@ from django.apps import apps
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import config as config_module
 from schemaops.lint import database, gate, report
+from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
-from schemaops.lint.engine import Finding, lint_script
-from schemaops.lint.migrations import lint_migrations
+from schemaops.lint.django_migrations.walk import lint_migrations
+from schemaops.lint.engine import lint_script
+from schemaops.lint.findings import Finding
 from schemaops.lint.options import options_config
 from schemaops.scripts import loader, plan
 
@@ -86,37 +88,60 @@ def lint_project(
     if pending and pg_version is None:
         pg_version = database.server_version(using)
 
-    findings: list[Finding] = []
-    scripts = 0
     if pending:
-        names = {loc.name for loc in chosen}
-        try:
-            statuses = plan.load(using)
-        except ScriptError as exc:
-            statuses, errors = [], [*errors, str(exc)]
-        good, malformed = plan.runnable_scripts(s for s in statuses if s.location in names)
-        errors.extend(malformed)
-        with_version = dataclasses.replace(config, pg_version=pg_version)
-        findings.extend(gate.lint_pending(using, good, with_version))
-        scripts = len(good)
+        findings, scripts = _lint_pending_scripts(using, chosen, config, pg_version, errors)
     else:
-        context = LintContext(pg_version=pg_version or DEFAULT_PG_VERSION)
-        for location in chosen:
-            try:
-                location_scripts = loader.scripts_in(location)
-            except ScriptError as exc:
-                errors.append(str(exc))
-                continue
-            for script in location_scripts:
-                try:
-                    findings.extend(config.keep(lint_script(script, context)))
-                except ScriptError as exc:
-                    errors.append(str(exc))
-                    continue
-                scripts += 1
-
+        findings, scripts = _lint_all_scripts(chosen, config, pg_version, errors)
     result = lint_migrations(
         config, app_labels=labels, using=using, pending=pending, pg_version=pg_version
     )
     findings.extend(result.findings)
     return ProjectLintRun(findings, scripts, result.migrations, result.not_rendered, errors)
+
+
+def _lint_pending_scripts(
+    using: str,
+    chosen: list[loader.Location],
+    config: LintConfig,
+    pg_version: int | None,
+    errors: list[str],
+) -> tuple[list[Finding], int]:
+    """Lint the pending scripts of ``chosen`` as the deploy runs them; return the
+    findings and how many scripts were read, adding what could not be to ``errors``."""
+    names = {loc.name for loc in chosen}
+    try:
+        statuses = plan.load(using)
+    except ScriptError as exc:
+        statuses = []
+        errors.append(str(exc))
+    good, malformed = plan.runnable_scripts(s for s in statuses if s.location in names)
+    errors.extend(malformed)
+    with_version = dataclasses.replace(config, pg_version=pg_version)
+    return gate.lint_pending(using, good, with_version), len(good)
+
+
+def _lint_all_scripts(
+    chosen: list[loader.Location],
+    config: LintConfig,
+    pg_version: int | None,
+    errors: list[str],
+) -> tuple[list[Finding], int]:
+    """Lint every script of ``chosen`` in order, as one sequence; return the findings
+    and how many scripts were read, adding what could not be to ``errors``."""
+    findings: list[Finding] = []
+    scripts = 0
+    context = LintContext(pg_version=pg_version or DEFAULT_PG_VERSION)
+    for location in chosen:
+        try:
+            location_scripts = loader.scripts_in(location)
+        except ScriptError as exc:
+            errors.append(str(exc))
+            continue
+        for script in location_scripts:
+            try:
+                findings.extend(config.keep(lint_script(script, context)))
+            except ScriptError as exc:
+                errors.append(str(exc))
+                continue
+            scripts += 1
+    return findings, scripts

@@ -9,7 +9,7 @@ from typing import Any
 
 from schemaops import __version__
 from schemaops.lint import rules
-from schemaops.lint.engine import Finding
+from schemaops.lint.findings import Finding
 
 FORMATS = ("text", "json", "github", "sarif")
 DOCS_URL = "https://django-schemaops.readthedocs.io/en/latest/rules/"

@@ -12,7 +12,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from schemaops.display import display
 from schemaops.lint import gate, gate_deploy
-from schemaops.lint import migrations as lint_migrations
+from schemaops.lint.django_migrations import source as migration_source
 from schemaops.management.subcommands.base import Subcommand, add_allow_arguments
 from schemaops.scripts import runner
 
@@ -48,7 +48,7 @@ class Plan(Subcommand):
                 assert step.migration is not None
                 migration = graph.nodes[step.migration]
                 kind = "atomic" if migration.atomic else "non-atomic (atomic = False)"
-                path = display(lint_migrations.migration_path(migration))
+                path = display(migration_source.migration_path(migration))
             found = findings.get(path, [])
             verdict = "; ".join(found) if found else "clean"
             self.stdout.write(f"  {number:3}. {step}  [{kind}; lint: {verdict}]")

@@ -1,0 +1,172 @@
+"""What a Django-operation check reads and reports: :class:`OperationCheck`, the
+public context of one operation of one migration, and the registry of checks
+resolved to operation classes."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from schemaops.lint.context import LintContext
+from schemaops.lint.rules.names import RuleName
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.migrations.state import ModelState, ProjectState
+    from django.db.models import Field
+
+    from schemaops.lint.rules import DjangoCheck
+
+_PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_$]*$")
+
+
+def db_table(app_label: str, model_name_lower: str, db_table: object = None) -> str:
+    """The model's table: ``Meta.db_table``, else Django's ``app_model``."""
+    return str(db_table or f"{app_label}_{model_name_lower}")
+
+
+def as_regclass(table: str) -> str:
+    """A Django ``db_table`` as ``to_regclass`` reads it (quoted unless it is lower case)."""
+    if not table or _PLAIN_NAME.match(table):
+        return table
+    return '"' + table.replace('"', '""') + '"'
+
+
+def column_name(name: str, field: Field[Any, Any]) -> str:
+    """The column of field ``name``: ``db_column``, else ``name`` (``name_id`` for a
+    relation)."""
+    if field.db_column:
+        return str(field.db_column)
+    if field.many_to_one or field.one_to_one:
+        return f"{name}_id"
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """A finding of a Django-operation check, before it has a file position."""
+
+    rule: RuleName
+    path: tuple[int, ...]
+    detail: str
+    message: str
+    table: str
+
+
+@dataclasses.dataclass
+class MigrationUnit:
+    """The migration being linted: what its checks share."""
+
+    app_label: str
+    atomic: bool
+    context: LintContext
+    connection: BaseDatabaseWrapper
+    created: set[str] = dataclasses.field(default_factory=set)
+    """The models (lower-case names) this migration creates."""
+    found: list[Found] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class OperationCheck:
+    """One operation of a migration, as its checks see it: the project state before
+    it, the migration's facts (:class:`LintContext`), and :meth:`find`."""
+
+    unit: MigrationUnit
+    state: ProjectState
+    path: tuple[int, ...]
+    table: str = ""
+    """The table of the operation, once :meth:`existing` found its model."""
+
+    @property
+    def app_label(self) -> str:
+        return self.unit.app_label
+
+    @property
+    def atomic(self) -> bool:
+        """Whether the migration runs in a transaction."""
+        return self.unit.atomic
+
+    @property
+    def context(self) -> LintContext:
+        return self.unit.context
+
+    def find(self, rule: RuleName, detail: str, message: str = "") -> None:
+        """Report ``rule`` at this operation; ``message`` replaces the rule's where
+        the SQL wording would mislead."""
+        self.unit.found.append(Found(rule, self.path, detail, message, self.table))
+
+    def model(self, name: str) -> ModelState | None:
+        """The model ``name`` of this app in the state before the operation."""
+        return self.state.models.get((self.app_label, name.lower()))
+
+    def existing(self, name: str) -> ModelState | None:
+        """The model's state when it existed before this migration and Django manages
+        its table; None otherwise (new, unmanaged, proxy or unknown: nothing to lock)."""
+        model = self.model(name)
+        if (
+            model is None
+            or name.lower() in self.unit.created
+            or model.options.get("managed", True) is False
+            or model.options.get("proxy")
+        ):
+            return None
+        table = self.table_of(model)
+        if self.context.carry_created and self.context.created_here(table):
+            return None  # created by an earlier migration of this deploy: new and empty
+        self.table = table
+        return model
+
+    def table_of(self, model: ModelState) -> str:
+        return db_table(self.app_label, model.name_lower, model.options.get("db_table"))
+
+    def db_type(self, field: Field[Any, Any]) -> str | None:
+        """The column type Django would use, or None when that needs more than the
+        field (a relation's target, or a database)."""
+        if field.is_relation:
+            return None
+        try:
+            value = field.db_type(self.unit.connection)
+        except Exception:  # custom fields may need a rendered model
+            return None
+        return None if value is None else str(value)
+
+    def added_together(self, name: str, value: Any, option: str) -> list[tuple[str, ...]]:
+        """The field tuples ``AlterUniqueTogether``/``AlterIndexTogether`` adds to
+        ``option`` of model ``name`` (none for a model with nothing to lock)."""
+        model = self.existing(name)
+        if model is None:
+            return []
+        old = {tuple(names) for names in model.options.get(option) or ()}
+        return sorted(set(value or ()) - old)
+
+
+# Operations some Django versions do not have.
+_OPTIONAL = frozenset({"AlterIndexTogether", "AlterModelTableComment", "AlterConstraint"})
+
+
+@cache
+def operation_class(name: str) -> type | None:
+    """The class of Django operation ``name`` (None: this Django has none, which only
+    names in ``_OPTIONAL`` may be)."""
+    from django.contrib.postgres import operations as pg_operations
+    from django.db.migrations import operations as ops
+
+    found = getattr(ops, name, None) or getattr(pg_operations, name, None)
+    if found is None and name not in _OPTIONAL:
+        raise LookupError(f"No Django migration operation is named {name!r}.")
+    return found if isinstance(found, type) else None
+
+
+@cache
+def checks_by_class() -> dict[type, tuple[DjangoCheck, ...]]:
+    """Every rule family's Django-operation checks, by operation class."""
+    from schemaops.lint import rules
+
+    resolved: dict[type, tuple[DjangoCheck, ...]] = {}
+    for name, checks in rules.OPERATION_CHECKS.items():
+        cls = operation_class(name)
+        if cls is not None:
+            resolved[cls] = tuple(checks)
+    return resolved

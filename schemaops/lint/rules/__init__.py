@@ -1,0 +1,182 @@
+"""The lint rules, one family per module, each rule's SQL check and Django-operation
+checks side by side: ``indexes``, ``columns``, ``constraints``, ``tables``, ``data``
+and ``types``.
+
+A rule is declared once, with :func:`rule` over its SQL check (which reads one
+modelled statement and the context); a Django-operation check for it is declared
+with :func:`operation_check` in the same module and reports through the public
+:class:`~schemaops.lint.django_migrations.operation.OperationCheck`. Rule names
+are :class:`~schemaops.lint.rules.names.RuleName` members.
+
+No family imports Django: operation classes are named here and resolved only when
+Django migrations are linted, so linting SQL files stays quick to start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from schemaops.lint.context import LintContext
+from schemaops.lint.rules.names import RuleName
+from schemaops.lint.syntax import Action, Column, SqlStatement
+
+if TYPE_CHECKING:
+    from schemaops.lint.django_migrations.operation import OperationCheck
+
+ERROR = "error"
+WARNING = "warning"
+
+SqlCheck = Callable[[SqlStatement, LintContext], Iterator[tuple[int, str]]]
+"""Yield (offset in the statement, message detail) for each finding."""
+DjangoCheck = Callable[[Any, "OperationCheck"], None]
+"""Read one operation (through the :class:`OperationCheck`) and report its findings."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A rule: its name, severity, one-line message and the safe rewrite."""
+
+    name: str
+    severity: str
+    message: str
+    hint: str
+    check: SqlCheck
+    django_hint: str = ""
+    """The safe rewrite in a Django migration, where it differs from ``hint``."""
+    grows_with_table: bool = False
+    """The harm is how long the lock is held, which grows with the table: on a small
+    table the statement is over before a writer notices (the deploy gate lets
+    such findings through as warnings). Findings about code that breaks, a dropped
+    column say, stay errors whatever the size."""
+
+    def hint_for(self, django: bool) -> str:
+        return self.django_hint if django and self.django_hint else self.hint
+
+
+_DECLARED: dict[RuleName, Rule] = {}
+OPERATION_CHECKS: dict[str, list[DjangoCheck]] = {}
+"""Django-operation checks by the name of the operation class they read (a class of
+``django.db.migrations.operations`` or ``django.contrib.postgres.operations``)."""
+
+# Statement kinds that no rule reads (each rule's check starts by testing the
+# kind): the engine skips the rules for them, which is most of a big file.
+SILENT_KINDS = frozenset(
+    {"other", "empty", "begin", "commit", "set", "create_other", "drop_other"}
+)
+
+
+def rule(
+    name: RuleName,
+    severity: str,
+    message: str,
+    hint: str,
+    django_hint: str = "",
+    *,
+    grows_with_table: bool = False,
+) -> Callable[[SqlCheck], SqlCheck]:
+    """Declare rule ``name`` with the decorated function as its SQL check."""
+
+    def register(check: SqlCheck) -> SqlCheck:
+        if name in _DECLARED:
+            raise ValueError(f"The rule {name} is declared twice.")
+        _DECLARED[name] = Rule(
+            name.value, severity, message, hint, check, django_hint, grows_with_table
+        )
+        return check
+
+    return register
+
+
+def operation_check(*operations: str) -> Callable[[DjangoCheck], DjangoCheck]:
+    """Declare the decorated function a check of the Django operations named."""
+
+    def register(check: DjangoCheck) -> DjangoCheck:
+        for operation in operations:
+            OPERATION_CHECKS.setdefault(operation, []).append(check)
+        return check
+
+    return register
+
+
+def known_names() -> set[str]:
+    """Every rule name a setting or a suppression may use: the rules and the two
+    findings about suppressions."""
+    return {name.value for name in RuleName}
+
+
+def existed_before(statement: SqlStatement, context: LintContext) -> bool:
+    """Whether the statement's table existed before this unit (so it may be big and busy)."""
+    return not context.created_here(statement.table)
+
+
+def actions_of(statement: SqlStatement, kind: str) -> Iterator[Action]:
+    for action in statement.actions:
+        if action.kind == kind:
+            yield action
+
+
+def altered(statement: SqlStatement, context: LintContext, kind: str) -> Iterator[Action]:
+    """The ``kind`` actions of an ALTER TABLE on a table that existed before this unit."""
+    if statement.kind == "alter_table" and existed_before(statement, context):
+        yield from actions_of(statement, kind)
+
+
+_SERIAL = re.compile(r"^(SMALLSERIAL|SERIAL|SERIAL2|SERIAL4|SERIAL8|BIGSERIAL)$")
+
+
+def is_serial(column: Column) -> bool:
+    return bool(_SERIAL.match(column.type))
+
+
+from schemaops.lint.rules import (  # noqa: E402  (the families register themselves)
+    columns,
+    constraints,
+    data,
+    indexes,
+    tables,
+    types,
+)
+
+_UNDECLARED = (
+    set(RuleName)
+    - set(_DECLARED)
+    - {
+        RuleName.SUPPRESSION_MISSING_REASON,
+        RuleName.UNUSED_SUPPRESSION,
+    }
+)
+if _UNDECLARED:
+    raise ImportError(f"No rule is declared for {sorted(_UNDECLARED)}.")
+
+RULES: dict[str, Rule] = {name.value: _DECLARED[name] for name in RuleName if name in _DECLARED}
+"""Every rule by name, in :class:`RuleName`'s order (the order they run in)."""
+
+LOCK_RULES = frozenset(name for name, declared in RULES.items() if declared.grows_with_table)
+"""The rules whose harm grows with the table (:attr:`Rule.grows_with_table`)."""
+
+__all__ = [
+    "ERROR",
+    "LOCK_RULES",
+    "OPERATION_CHECKS",
+    "RULES",
+    "SILENT_KINDS",
+    "WARNING",
+    "Rule",
+    "RuleName",
+    "actions_of",
+    "altered",
+    "columns",
+    "constraints",
+    "data",
+    "existed_before",
+    "indexes",
+    "is_serial",
+    "known_names",
+    "operation_check",
+    "rule",
+    "tables",
+    "types",
+]

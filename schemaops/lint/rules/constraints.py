@@ -1,0 +1,161 @@
+"""Constraint rules: CHECK and FOREIGN KEY without NOT VALID, foreign keys, UNIQUE
+built under lock, and VALIDATE in the transaction that added the constraint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from schemaops.lint.context import LintContext
+from schemaops.lint.rules import (
+    ERROR,
+    WARNING,
+    RuleName,
+    actions_of,
+    altered,
+    operation_check,
+    rule,
+)
+from schemaops.lint.syntax import SqlStatement
+
+if TYPE_CHECKING:
+    from schemaops.lint.django_migrations.operation import OperationCheck
+
+
+@rule(
+    RuleName.CONSTRAINT_MISSING_NOT_VALID,
+    ERROR,
+    "Adding a CHECK or FOREIGN KEY constraint scans the table while holding its lock.",
+    "ADD CONSTRAINT ... NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT in a separate "
+    "transaction (another script), which lets reads and writes through.",
+    django_hint=(
+        "AddConstraintNotValid, then ValidateConstraint in a later migration (both in "
+        "django.contrib.postgres.operations)."
+    ),
+    grows_with_table=True,
+)
+def _constraint_missing_not_valid(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    for action in altered(statement, context, "add_constraint"):
+        if action.constraint in ("check", "foreign_key") and not action.not_valid:
+            yield action.offset, f"constraint {action.constraint_name or action.constraint}"
+
+
+@operation_check("AddConstraint")
+def _add_constraint(op: Any, check: OperationCheck) -> None:
+    from django.db.models import CheckConstraint, UniqueConstraint
+
+    constraint = op.constraint
+    if check.existing(op.model_name) is None:
+        return
+    if isinstance(constraint, UniqueConstraint):
+        check.find(RuleName.DISALLOWED_UNIQUE_CONSTRAINT, f"constraint {constraint.name}")
+    elif isinstance(constraint, CheckConstraint):
+        check.find(RuleName.CONSTRAINT_MISSING_NOT_VALID, f"constraint {constraint.name}")
+
+
+@rule(
+    RuleName.ADDING_FOREIGN_KEY_CONSTRAINT,
+    WARNING,
+    "A foreign key locks both tables (SHARE ROW EXCLUSIVE) and, unless NOT VALID, scans one.",
+    "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then VALIDATE CONSTRAINT in another "
+    "transaction; run it when neither table is busy.",
+    django_hint=(
+        "Add the ForeignKey with db_constraint=False, then add the constraint NOT VALID and"
+        " VALIDATE it in a later migration (RunSQL); or run it when neither table is busy."
+    ),
+    grows_with_table=True,
+)
+def _adding_foreign_key(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    for action in altered(statement, context, "add_constraint"):
+        if action.constraint == "foreign_key":
+            yield action.offset, f"constraint {action.constraint_name or 'foreign key'}"
+    for action in altered(statement, context, "add_column"):
+        if action.column is not None and action.column.references:
+            yield action.offset, f"column {action.column.name} REFERENCES"
+
+
+def _has_constraint(field: Any) -> bool:
+    return field.remote_field is not None and bool(getattr(field, "db_constraint", False))
+
+
+@rule(
+    RuleName.DISALLOWED_UNIQUE_CONSTRAINT,
+    ERROR,
+    "ADD UNIQUE builds its index under an ACCESS EXCLUSIVE lock.",
+    "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... UNIQUE USING INDEX.",
+    django_hint=(
+        "SeparateDatabaseAndState: the constraint in state_operations; in "
+        "database_operations, RunSQL CREATE UNIQUE INDEX CONCURRENTLY then ALTER TABLE ... "
+        "ADD CONSTRAINT ... UNIQUE USING INDEX, with atomic = False."
+    ),
+    grows_with_table=True,
+)
+def _disallowed_unique_constraint(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    for action in altered(statement, context, "add_constraint"):
+        if action.constraint in ("unique", "primary_key") and not action.using_index:
+            yield action.offset, f"constraint {action.constraint_name or action.constraint}"
+    for action in altered(statement, context, "add_column"):
+        column = action.column
+        if column is not None and column.unique and not column.primary_key:
+            yield action.offset, f"column {column.name} UNIQUE"
+
+
+@operation_check("AddField")
+def _field_constraints_added(op: Any, check: OperationCheck) -> None:
+    field = op.field
+    if check.existing(op.model_name) is None or field.many_to_many:
+        return
+    where = f"{op.model_name_lower}.{op.name}"
+    if field.unique and not field.primary_key:
+        check.find(RuleName.DISALLOWED_UNIQUE_CONSTRAINT, where)
+    if _has_constraint(field):
+        check.find(RuleName.ADDING_FOREIGN_KEY_CONSTRAINT, where)
+
+
+@operation_check("AlterField")
+def _field_constraints_altered(op: Any, check: OperationCheck) -> None:
+    model = check.existing(op.model_name)
+    old = model.fields.get(op.name) if model is not None else None
+    new = op.field
+    if old is None or new.many_to_many:
+        return
+    where = f"{op.model_name_lower}.{op.name}"
+    if new.unique and not old.unique and not new.primary_key:
+        check.find(RuleName.DISALLOWED_UNIQUE_CONSTRAINT, where)
+    if _has_constraint(new) and not _has_constraint(old):
+        check.find(RuleName.ADDING_FOREIGN_KEY_CONSTRAINT, where)
+
+
+@operation_check("AlterUniqueTogether")
+def _unique_together(op: Any, check: OperationCheck) -> None:
+    for names in check.added_together(op.name, op.option_value, "unique_together"):
+        check.find(RuleName.DISALLOWED_UNIQUE_CONSTRAINT, f"{op.name_lower} ({', '.join(names)})")
+
+
+@rule(
+    RuleName.VALIDATE_CONSTRAINT_IN_SAME_TRANSACTION,
+    ERROR,
+    "VALIDATE in the transaction that added the constraint keeps the strong lock during the scan.",
+    "Put VALIDATE CONSTRAINT in a separate script (or set atomic=false), so the ADD commits "
+    "and releases its lock first.",
+)
+def _validate_in_same_transaction(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    if statement.kind != "alter_table":
+        return
+    for action in actions_of(statement, "validate_constraint"):
+        if context.in_transaction and context.added_in_this_transaction(action.constraint_name):
+            yield action.offset, f"constraint {action.constraint_name}"
+
+
+@operation_check("ValidateConstraint")
+def _validate_constraint(op: Any, check: OperationCheck) -> None:
+    if check.context.in_transaction and check.context.added_in_this_transaction(op.name):
+        check.find(RuleName.VALIDATE_CONSTRAINT_IN_SAME_TRANSACTION, f"constraint {op.name}")

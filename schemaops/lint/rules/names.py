@@ -1,0 +1,43 @@
+"""Every rule's name, defined once: a misspelt name fails at import or in mypy.
+
+The order is the order rules run and are listed in. Names follow squawk's where
+the pattern is the same, so findings compare one-to-one; rules squawk lacks get
+names in the same style.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class RuleName(enum.StrEnum):
+    """The name of a rule, as settings, suppressions and reports spell it."""
+
+    REQUIRE_CONCURRENT_INDEX_CREATION = "require-concurrent-index-creation"
+    REQUIRE_CONCURRENT_INDEX_DELETION = "require-concurrent-index-deletion"
+    REQUIRE_CONCURRENT_REINDEX = "require-concurrent-reindex"
+    BAN_CONCURRENT_INDEX_CREATION_IN_TRANSACTION = "ban-concurrent-index-creation-in-transaction"
+    ADDING_REQUIRED_FIELD = "adding-required-field"
+    ADDING_NOT_NULLABLE_FIELD = "adding-not-nullable-field"
+    ADDING_FIELD_WITH_DEFAULT = "adding-field-with-default"
+    CONSTRAINT_MISSING_NOT_VALID = "constraint-missing-not-valid"
+    ADDING_FOREIGN_KEY_CONSTRAINT = "adding-foreign-key-constraint"
+    DISALLOWED_UNIQUE_CONSTRAINT = "disallowed-unique-constraint"
+    ADDING_SERIAL_PRIMARY_KEY_FIELD = "adding-serial-primary-key-field"
+    CHANGING_COLUMN_TYPE = "changing-column-type"
+    RENAMING_COLUMN = "renaming-column"
+    RENAMING_TABLE = "renaming-table"
+    BAN_DROP_COLUMN = "ban-drop-column"
+    BAN_DROP_TABLE = "ban-drop-table"
+    BAN_DROP_DATABASE = "ban-drop-database"
+    BAN_TRUNCATE_TABLE = "ban-truncate-table"
+    VALIDATE_CONSTRAINT_IN_SAME_TRANSACTION = "validate-constraint-in-same-transaction"
+    UNBATCHED_BACKFILL = "unbatched-backfill"
+    PREFER_BIGINT_OVER_INT = "prefer-bigint-over-int"
+    PREFER_IDENTITY = "prefer-identity"
+    PREFER_TIMESTAMP_TZ = "prefer-timestamp-tz"
+    PREFER_TEXT_FIELD = "prefer-text-field"
+    # Findings about the suppressions themselves, not about a statement
+    # (schemaops/lint/suppressions.py).
+    SUPPRESSION_MISSING_REASON = "suppression-missing-reason"
+    UNUSED_SUPPRESSION = "unused-suppression"

@@ -1,0 +1,209 @@
+"""A light model of a SQL statement, as the rules read it: its kind, table, columns,
+actions and options (:func:`parse`).
+
+Rules read this model, never raw text, so nothing inside a comment, a string
+literal or a dollar-quoted body can ever produce a finding: the tokenizer
+(:mod:`schemaops.lint.tokens`) turns those into single opaque tokens first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+
+from schemaops.lint import table_syntax
+from schemaops.lint.table_syntax import Action, Column
+from schemaops.lint.tokens import (
+    Token,
+    at,
+    qualified_name,
+    skip,
+    split_top_level,
+    tokenize,
+)
+from schemaops.statements import Statement
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlStatement:
+    """A statement as the rules see it."""
+
+    statement: Statement
+    kind: str  # create_index, drop_index, reindex, create_table, alter_table, drop_table, ...
+    table: str = ""
+    index: str = ""
+    concurrently: bool = False
+    only: bool = False
+    unique: bool = False
+    has_where: bool = False
+    columns: tuple[Column, ...] = ()
+    actions: tuple[Action, ...] = ()
+    setting: tuple[str, str] | None = None  # SET name = value
+
+    @property
+    def line(self) -> int:
+        return self.statement.line
+
+
+# The first words of the statements the rules read; any other statement (INSERT,
+# SELECT, COMMENT, GRANT, DO, ...) is ``other`` without being tokenized.
+_MODELLED = frozenset(
+    {"CREATE", "ALTER", "DROP", "REINDEX", "UPDATE", "DELETE", "TRUNCATE", "BEGIN", "START"}
+    | {"COMMIT", "END", "ROLLBACK", "ABORT", "SET"}
+)
+_FIRST_WORD = re.compile(r"[A-Za-z]+(?![\w$])")
+
+
+def parse(statement: Statement) -> SqlStatement:
+    """Model ``statement`` (never raises; unknown statements have kind ``other``)."""
+    first_word = _FIRST_WORD.match(statement.text)
+    if first_word is not None and first_word.group().upper() not in _MODELLED:
+        return SqlStatement(statement, "other")
+    tokens = tokenize(statement.text)
+    if not tokens:
+        return SqlStatement(statement, "empty")
+    first = tokens[0].value if tokens[0].kind == "word" else ""
+    reader = _READERS.get(first)
+    if reader is not None:
+        return reader(statement, tokens)
+    if first in ("BEGIN", "START") and not at(tokens, 1, "ATOMIC"):
+        return SqlStatement(statement, "begin")
+    if first in ("COMMIT", "END", "ROLLBACK", "ABORT"):
+        return SqlStatement(statement, "commit")
+    return SqlStatement(statement, "other")
+
+
+def _create(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    unique = at(tokens, 1, "UNIQUE")
+    i = skip(tokens, 1, "UNIQUE")
+    if at(tokens, i, "INDEX"):
+        return _create_index(statement, tokens, i + 1, unique)
+    for modifier in ("TEMPORARY", "TEMP", "UNLOGGED", "GLOBAL", "LOCAL"):
+        i = skip(tokens, i, modifier)
+    if at(tokens, i, "TABLE"):
+        return _create_table(statement, tokens, i + 1)
+    return SqlStatement(statement, "create_other")
+
+
+def _create_index(statement: Statement, tokens: list[Token], i: int, unique: bool) -> SqlStatement:
+    """``CREATE [UNIQUE] INDEX ...``, from after ``INDEX``."""
+    concurrently = at(tokens, i, "CONCURRENTLY")
+    i = skip(tokens, i, "CONCURRENTLY")
+    i = skip(tokens, i, "IF", "NOT", "EXISTS")
+    index = ""
+    if not at(tokens, i, "ON"):
+        index, i = qualified_name(tokens, i)
+    i = skip(tokens, i, "ON")
+    only = at(tokens, i, "ONLY")
+    i = skip(tokens, i, "ONLY")
+    table, _ = qualified_name(tokens, i)
+    return SqlStatement(
+        statement,
+        "create_index",
+        table=table,
+        index=index,
+        concurrently=concurrently,
+        only=only,
+        unique=unique,
+    )
+
+
+def _create_table(statement: Statement, tokens: list[Token], i: int) -> SqlStatement:
+    """``CREATE ... TABLE ...``, from after ``TABLE``."""
+    i = skip(tokens, i, "IF", "NOT", "EXISTS")
+    table, i = qualified_name(tokens, i)
+    columns: list[Column] = []
+    actions: list[Action] = []
+    if i < len(tokens) and tokens[i].value == "(":
+        depth = 0
+        close = i
+        for close in range(i, len(tokens)):
+            if tokens[close].kind == "punct" and tokens[close].value == "(":
+                depth += 1
+            elif tokens[close].kind == "punct" and tokens[close].value == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+        for start, end in split_top_level(tokens, i + 1, close):
+            if (
+                tokens[start].kind == "word"
+                and tokens[start].value in table_syntax.CONSTRAINT_WORDS
+            ):
+                actions.append(table_syntax.constraint(tokens, start, end, tokens[start].offset))
+            else:
+                column = table_syntax.column(tokens, start, end)
+                if column is not None:
+                    columns.append(column)
+    return SqlStatement(
+        statement, "create_table", table=table, columns=tuple(columns), actions=tuple(actions)
+    )
+
+
+def _alter(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    if not at(tokens, 1, "TABLE"):
+        return SqlStatement(statement, "other")
+    i = skip(tokens, 2, "IF", "EXISTS")
+    only = at(tokens, i, "ONLY")
+    i = skip(tokens, i, "ONLY")
+    table, i = qualified_name(tokens, i)
+    actions = [
+        table_syntax.alter_action(tokens, s, e) for s, e in split_top_level(tokens, i, len(tokens))
+    ]
+    return SqlStatement(statement, "alter_table", table=table, only=only, actions=tuple(actions))
+
+
+def _drop_statement(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    if at(tokens, 1, "INDEX"):
+        concurrently = at(tokens, 2, "CONCURRENTLY")
+        i = skip(tokens, skip(tokens, 2, "CONCURRENTLY"), "IF", "EXISTS")
+        index, _ = qualified_name(tokens, i)
+        return SqlStatement(statement, "drop_index", index=index, concurrently=concurrently)
+    if at(tokens, 1, "TABLE"):
+        table, _ = qualified_name(tokens, skip(tokens, 2, "IF", "EXISTS"))
+        return SqlStatement(statement, "drop_table", table=table)
+    if at(tokens, 1, "DATABASE"):
+        return SqlStatement(statement, "drop_database")
+    return SqlStatement(statement, "drop_other")
+
+
+def _reindex(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    words = {t.value for t in tokens if t.kind == "word"}
+    return SqlStatement(statement, "reindex", concurrently="CONCURRENTLY" in words)
+
+
+def _update_or_delete(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    first = tokens[0].value
+    i = skip(tokens, 1, "FROM") if first == "DELETE" else 1
+    table, _ = qualified_name(tokens, skip(tokens, i, "ONLY"))
+    has_where = any(t.kind == "word" and t.value == "WHERE" for t in tokens)
+    return SqlStatement(statement, first.lower(), table=table, has_where=has_where)
+
+
+def _truncate(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    table, _ = qualified_name(tokens, skip(tokens, skip(tokens, 1, "TABLE"), "ONLY"))
+    return SqlStatement(statement, "truncate", table=table)
+
+
+def _set(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    i = skip(tokens, skip(tokens, 1, "LOCAL"), "SESSION")
+    if i >= len(tokens):
+        return SqlStatement(statement, "other")
+    name = tokens[i].name
+    value_tokens = [t.value for t in tokens[i + 1 :] if t.value not in ("=", "TO")]
+    return SqlStatement(statement, "set", setting=(name, " ".join(value_tokens)))
+
+
+# How each modelled statement is read, by its first word.
+_READERS: dict[str, Callable[[Statement, list[Token]], SqlStatement]] = {
+    "CREATE": _create,
+    "ALTER": _alter,
+    "DROP": _drop_statement,
+    "REINDEX": _reindex,
+    "UPDATE": _update_or_delete,
+    "DELETE": _update_or_delete,
+    "TRUNCATE": _truncate,
+    "SET": _set,
+}
+
+__all__ = ["Action", "Column", "SqlStatement", "parse"]

@@ -1,0 +1,158 @@
+"""SQL tokens: the statement text as the linter reads it, without whitespace and
+comments, and the small cursor functions its parser walks them with.
+
+Strings, quoted identifiers, dollar quotes and comments become single opaque
+tokens, so nothing inside them can ever produce a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from schemaops.statements import (
+    DOLLAR_QUOTE,
+    IDENT_CHAR,
+    IDENT_START,
+    skip_block_comment,
+    skip_estring,
+)
+
+# Leading whitespace and line comments are consumed with each token (an atomic
+# group: never given back, so no comment's tail can become a token). Closed
+# strings, quoted identifiers and dollar quotes match whole; an unclosed one (or a
+# block comment, which nests) matches only its opening and is finished by hand.
+_TOKEN = re.compile(
+    rf"""
+    (?>(?:\s+|--[^\n]*)*)
+    (?:
+      (?P<estring>[eE]')
+    | (?P<word>{IDENT_START}{IDENT_CHAR}*)
+    | (?P<punct>::|[(),.;=])
+    | (?P<number>[0-9]+(?:\.[0-9]+)?)
+    | (?P<string>'(?:[^']|'')*')
+    | (?P<ident>"(?:[^"]|"")*")
+    | (?P<dollar>(?P<tag>{DOLLAR_QUOTE}).*?(?P=tag))
+    | (?P<block_comment>/\*)
+    | (?P<open_string>')
+    | (?P<open_ident>")
+    | (?P<open_dollar>{DOLLAR_QUOTE})
+    | (?P<other>.)
+    )
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class Token(NamedTuple):
+    """A token: ``kind`` is word, ident, string, number, punct or other.
+
+    ``value`` is upper case for words (keywords and unquoted names alike),
+    unquoted for quoted identifiers; ``name`` is how PostgreSQL folds it.
+    (A tuple: a big script has tens of thousands of tokens.)
+    """
+
+    kind: str
+    value: str
+    offset: int
+
+    @property
+    def name(self) -> str:
+        return self.value.lower() if self.kind == "word" else self.value
+
+
+def tokenize(text: str) -> list[Token]:
+    """Return the tokens of ``text``, without whitespace and comments.
+
+    Strings, quoted identifiers, dollar quotes and (nested) block comments that
+    are not closed run to the end of the text, as in the scanner, so each
+    character is read a bounded number of times.
+    """
+    tokens: list[Token] = []
+    append = tokens.append
+    pos = 0
+    length = len(text)
+    while pos < length:
+        match = _TOKEN.match(text, pos)
+        if match is None:  # only whitespace and comments were left
+            break
+        kind = match.lastgroup
+        start = match.start(kind) if kind else match.end()
+        end = match.end()
+        if kind == "word":
+            append(Token("word", text[start:end].upper(), start))
+        elif kind in ("punct", "number", "other"):
+            append(Token(kind, text[start:end], start))
+        elif kind in ("string", "dollar"):
+            append(Token("string", text[start:end], start))
+        elif kind == "ident":
+            append(Token("ident", text[start + 1 : end - 1].replace('""', '"'), start))
+        elif kind == "block_comment":
+            end = skip_block_comment(text, start)[0]
+        elif kind == "estring":
+            end = skip_estring(text, end)[0]
+            append(Token("string", text[start:end], start))
+        elif kind in ("open_string", "open_ident", "open_dollar"):
+            end = length  # unclosed: the rest of the text
+            if kind == "open_ident":
+                append(Token("ident", text[start + 1 : end], start))
+            else:
+                append(Token("string", text[start:end], start))
+        pos = end
+    return tokens
+
+
+def qualified_name(tokens: list[Token], i: int) -> tuple[str, int]:
+    """Read ``name`` or ``schema.name`` at ``i``; return it (folded) and the next index."""
+    if i >= len(tokens) or tokens[i].kind not in ("word", "ident"):
+        return "", i
+    name = tokens[i].name
+    i += 1
+    while (
+        i + 1 < len(tokens) and tokens[i].value == "." and tokens[i + 1].kind in ("word", "ident")
+    ):
+        name = f"{name}.{tokens[i + 1].name}"
+        i += 2
+    return name, i
+
+
+def skip(tokens: list[Token], i: int, *words: str) -> int:
+    """Skip the keyword sequence ``words`` at ``i`` if it is there."""
+    end = i + len(words)
+    if end > len(tokens):
+        return i
+    for token, word in zip(tokens[i:end], words, strict=True):
+        if token.value != word or token.kind != "word":
+            return i
+    return end
+
+
+def at(tokens: list[Token], i: int, *words: str) -> bool:
+    """Whether the keyword sequence ``words`` is at ``i``."""
+    return skip(tokens, i, *words) != i
+
+
+def split_top_level(tokens: list[Token], start: int, end: int) -> list[tuple[int, int]]:
+    """Split ``tokens[start:end]`` at commas outside parentheses."""
+    parts = []
+    depth = 0
+    part_start = start
+    for i in range(start, end):
+        value = tokens[i].value if tokens[i].kind == "punct" else ""
+        if value == "(":
+            depth += 1
+        elif value == ")":
+            depth -= 1
+        elif value == "," and depth == 0:
+            parts.append((part_start, i))
+            part_start = i + 1
+    if part_start < end:
+        parts.append((part_start, end))
+    return parts
+
+
+def text_between(tokens: list[Token], start: int, end: int) -> str:
+    out = []
+    for token in tokens[start:end]:
+        out.append(token.value if token.kind != "ident" else f'"{token.value}"')
+    return " ".join(out)
