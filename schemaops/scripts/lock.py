@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -10,6 +9,7 @@ from types import TracebackType
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from schemaops.exceptions import RunLockTimeout
+from schemaops.locking import retry
 
 # pg_advisory_lock(int4, int4): "schemaops" and "the runner". Advisory locks
 # are scoped to the current database, so one key serves every database.
@@ -18,6 +18,9 @@ LOCK_OBJECT = 1
 # How soon the server notices that the runner's process is gone (SIGKILL, a lost
 # pod) while a statement of its runs, and ends that statement and its locks.
 CLIENT_CHECK_INTERVAL = "1s"
+# Polling for the lock: 50 ms, doubling to at most 1 s, with jitter.
+_POLL_BASE_DELAY = 0.05
+_POLL_MAX_DELAY = 1.0
 
 HOLDER_SQL = """
 SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''),
@@ -71,7 +74,7 @@ class RunnerLock:
 
     def __enter__(self) -> RunnerLock:
         deadline = time.monotonic() + self.wait
-        delay = 0.05
+        attempt = 0
         next_report = 0.0
         while not self.try_acquire():
             now = time.monotonic()
@@ -85,8 +88,9 @@ class RunnerLock:
             if now >= next_report:
                 self.progress(f"Waiting for another run to finish: {self.holder() or 'releasing'}")
                 next_report = now + 10.0
-            time.sleep(min(delay, deadline - now) * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 1.0)
+            wait = retry.delay(attempt, base=_POLL_BASE_DELAY, cap=_POLL_MAX_DELAY)
+            time.sleep(retry.jitter(min(wait, deadline - now)))
+            attempt += 1
         self._watch_client()
         return self
 
