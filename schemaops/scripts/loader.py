@@ -24,6 +24,7 @@ from pathlib import Path
 from schemaops import statements
 from schemaops.display import display
 from schemaops.exceptions import ScriptError
+from schemaops.locking import classify
 from schemaops.locking.timeouts import DURATION, seconds
 
 SCRIPTS_FOLDER = "sqlmigrations"
@@ -35,28 +36,6 @@ _MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
 _DIRECTIVE = re.compile(r"^\s*--\s*schemaops:(?P<body>.*)$")
 _DJANGO_DEPENDENCY = re.compile(r"^(?P<app>[A-Za-z_][A-Za-z0-9_]*)\.(?P<migration>[A-Za-z0-9_]+)$")
 _SCRIPT_DEPENDENCY = re.compile(r"^(?P<location>[A-Za-z0-9_.-]+):(?P<version>[0-9]+)$")
-
-# Statements PostgreSQL refuses to run inside a transaction block.
-_NON_TRANSACTIONAL = [
-    (
-        re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", re.I),
-        "CREATE INDEX CONCURRENTLY",
-    ),
-    (re.compile(r"^DROP\s+INDEX\s+CONCURRENTLY\b", re.I), "DROP INDEX CONCURRENTLY"),
-    (re.compile(r"^REINDEX\b.*?\bCONCURRENTLY\b", re.I | re.S), "REINDEX ... CONCURRENTLY"),
-    (
-        re.compile(r"^ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b", re.I | re.S),
-        "DETACH PARTITION ... CONCURRENTLY",
-    ),
-    (re.compile(r"^VACUUM\b", re.I), "VACUUM"),
-    (re.compile(r"^ALTER\s+SYSTEM\b", re.I), "ALTER SYSTEM"),
-    (re.compile(r"^(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b", re.I), "CREATE/DROP DATABASE"),
-]
-_TRANSACTION_START = re.compile(r"^(?:BEGIN|START\s+TRANSACTION)\b", re.I)
-_TRANSACTION_END = re.compile(r"^(?:COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?$", re.I)
-_TRANSACTION_CONTROL = re.compile(
-    r"^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.I
-)
 
 KNOWN_DIRECTIVES = (
     "atomic",
@@ -333,12 +312,12 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
     # runs an atomic script in one transaction of its own, so the wrapper goes.
     if (
         len(shifted) >= 2
-        and _TRANSACTION_START.match(shifted[0].text)
-        and _TRANSACTION_END.match(shifted[-1].text)
+        and classify.opens_transaction(shifted[0].text)
+        and classify.commits_transaction(shifted[-1].text)
     ):
         shifted = shifted[1:-1]
     for statement in shifted:
-        if _TRANSACTION_CONTROL.match(statement.text):
+        if classify.is_transaction_control_statement(statement.text):
             raise ScriptError(
                 f"{path}:{statement.line}: {statement.text.split()[0].upper()} inside the "
                 f"{direction} section. schemaops runs an atomic script in one transaction "
@@ -352,10 +331,9 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
     for statement in shifted:
         if non_transactional:
             break
-        for pattern, label in _NON_TRANSACTIONAL:
-            if pattern.match(statement.text):
-                non_transactional = f"line {statement.line}: {label}"
-                break
+        label = classify.must_run_outside_transaction(statement.text)
+        if label is not None:
+            non_transactional = f"line {statement.line}: {label}"
     if atomic and non_transactional:
         raise ScriptError(
             f"{path}: atomic=true, but {non_transactional} cannot run in a transaction. "
