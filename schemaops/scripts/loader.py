@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import os
 import re
-import shlex
 from functools import cached_property
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from schemaops.display import display
 from schemaops.exceptions import ScriptError
 from schemaops.locking import classify
 from schemaops.locking.timeouts import DURATION, seconds
+from schemaops.scripts import directives
+from schemaops.scripts.directives import Directives, Suppression
 
 SCRIPTS_FOLDER = "sqlmigrations"
 
@@ -33,25 +34,10 @@ _FILENAME = re.compile(
     r"^(?P<version>[0-9]+)_(?P<slug>[A-Za-z0-9][A-Za-z0-9_-]*)(?:\.(?P<direction>up|down))?\.sql$"
 )
 _MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
-_DIRECTIVE = re.compile(r"^\s*--\s*schemaops:(?P<body>.*)$")
-_DJANGO_DEPENDENCY = re.compile(r"^(?P<app>[A-Za-z_][A-Za-z0-9_]*)\.(?P<migration>[A-Za-z0-9_]+)$")
-_SCRIPT_DEPENDENCY = re.compile(r"^(?P<location>[A-Za-z0-9_.-]+):(?P<version>[0-9]+)$")
-
-KNOWN_DIRECTIVES = (
-    "atomic",
-    "depends",
-    "lock_timeout",
-    "concurrent_lock_timeout",
-    "statement_timeout",
-    "retries",
-    "ignore",
-    "reason",
-)
 # ``-- schemaops: batch size=... key=... table=... pause=...`` above one statement.
 BATCH_OPTIONS = ("size", "key", "table", "pause")
 BATCH_DEFAULT_SIZE = 10000
 BATCH_PLACEHOLDERS = (":batch_start", ":batch_end")
-_BATCH_DIRECTIVE = re.compile(r"^\s*--\s*schemaops:\s*batch(?:\s+(?P<options>.*))?$")
 _BATCH_TARGET = re.compile(
     r"^(?:UPDATE(?:\s+ONLY)?|DELETE\s+FROM(?:\s+ONLY)?)\s+"
     r"(?P<name>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
@@ -66,20 +52,6 @@ class Location:
 
     name: str
     path: Path
-
-
-@dataclasses.dataclass(frozen=True)
-class Suppression:
-    """``-- schemaops: ignore=rule,... reason="..."``: lint rules silenced, and why.
-
-    ``line`` is the directive's own line; one in the header covers the whole
-    file, one elsewhere covers the statement that follows it.
-    """
-
-    rules: tuple[str, ...]
-    reason: str
-    line: int
-    in_header: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,18 +83,6 @@ class Section:
     non_transactional: str | None = None  # why it cannot be atomic, e.g. "line 4: VACUUM"
     # Batched statements: index into ``statements`` -> how to batch it.
     batches: dict[int, Batch] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Directives:
-    """A script's header settings; ``None`` means "use the SCHEMAOPS default"."""
-
-    atomic: bool | None = None
-    depends: tuple[str, ...] = ()
-    lock_timeout: str | None = None
-    statement_timeout: str | None = None
-    retries: int | None = None
-    concurrent_lock_timeout: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,84 +181,6 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _parse_directive(
-    path: Path,
-    line: int,
-    body: str,
-    known: tuple[str, ...] = KNOWN_DIRECTIVES,
-    what: str = "directive",
-) -> dict[str, str]:
-    try:
-        tokens = shlex.split(body, comments=False, posix=True)
-    except ValueError as exc:
-        raise ScriptError(f"{path}:{line}: cannot read the directive ({exc}).") from None
-    values: dict[str, str] = {}
-    for token in tokens:
-        key, sep, value = token.partition("=")
-        if not sep or not key:
-            raise ScriptError(
-                f"{path}:{line}: {token!r} is not key=value. Write directives as "
-                '-- schemaops: key=value key2="two words".'
-            )
-        if key not in known:
-            also = " (and batch, on the line above a statement)" if what == "directive" else ""
-            raise ScriptError(
-                f"{path}:{line}: unknown {what} {key!r}. Known: {', '.join(known)}{also}."
-            )
-        values[key] = value
-    return values
-
-
-def _boolean(path: Path, line: int, key: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in ("true", "yes", "on", "1"):
-        return True
-    if lowered in ("false", "no", "off", "0"):
-        return False
-    raise ScriptError(f"{path}:{line}: {key}={value!r} must be true or false.")
-
-
-def _header_directives(path: Path, found: list[tuple[int, dict[str, str]]]) -> Directives:
-    atomic: bool | None = None
-    depends: list[str] = []
-    lock_timeout = statement_timeout = concurrent_lock_timeout = None
-    retries: int | None = None
-    for line, values in found:
-        for key, value in values.items():
-            if key == "atomic":
-                atomic = _boolean(path, line, key, value)
-            elif key == "depends":
-                for dependency in filter(None, (d.strip() for d in value.split(","))):
-                    if not (
-                        _DJANGO_DEPENDENCY.match(dependency)
-                        or _SCRIPT_DEPENDENCY.match(dependency)
-                    ):
-                        raise ScriptError(
-                            f"{path}:{line}: depends={dependency!r} is neither "
-                            "app_label.migration_name nor location:version."
-                        )
-                    depends.append(dependency)
-            elif key in ("lock_timeout", "statement_timeout", "concurrent_lock_timeout"):
-                if not DURATION.match(value):
-                    raise ScriptError(
-                        f"{path}:{line}: {key}={value!r} is not a duration; write e.g. 500ms, "
-                        "5s or 2min."
-                    )
-                if key == "lock_timeout":
-                    lock_timeout = value
-                elif key == "concurrent_lock_timeout":
-                    concurrent_lock_timeout = value
-                else:
-                    statement_timeout = value
-            elif key == "retries":
-                if not value.isdigit():
-                    raise ScriptError(f"{path}:{line}: retries={value!r} must be a whole number.")
-                retries = int(value)
-    return Directives(
-        atomic, tuple(depends), lock_timeout, statement_timeout, retries, concurrent_lock_timeout
-    )
-
-
 def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Section:
     """Split one section into statements and decide whether it runs in a transaction."""
     shifted = tuple(statements.split(text))
@@ -352,7 +234,7 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
 
 def _batch(path: Path, line: int, options: str, statement: statements.Statement) -> Batch:
     """Read the options of a batch directive at ``line`` for ``statement``."""
-    values = _parse_directive(path, line, options, BATCH_OPTIONS, "batch option")
+    values = directives.key_values(path, line, options, BATCH_OPTIONS, "batch option")
     size = values.get("size", str(BATCH_DEFAULT_SIZE))
     if not size.isdigit() or int(size) < 1:
         raise ScriptError(f"{path}:{line}: batch size={size!r} must be a whole number above 0.")
@@ -403,8 +285,8 @@ def _batches(path: Path, text: str, found: tuple[statements.Statement, ...]) -> 
     if "batch" not in text:
         return batches
     for number, line in enumerate(text.split("\n"), start=1):
-        match = _BATCH_DIRECTIVE.match(line)
-        if match is None:
+        options = directives.batch_options(line)
+        if options is None:
             continue
         index = next((i for i, s in enumerate(found) if s.line > number), None)
         if index is None or (index > 0 and found[index - 1].last_line >= number):
@@ -412,33 +294,8 @@ def _batches(path: Path, text: str, found: tuple[statements.Statement, ...]) -> 
                 f"{path}:{number}: a batch directive must stand on its own line above the "
                 "statement it batches."
             )
-        batches[index] = _batch(path, number, match.group("options") or "", found[index])
+        batches[index] = _batch(path, number, options, found[index])
     return batches
-
-
-def _scan_directives(
-    path: Path, lines: list[str], first_statement_line: int
-) -> tuple[list[tuple[int, dict[str, str]]], list[Suppression]]:
-    header: list[tuple[int, dict[str, str]]] = []
-    suppressions: list[Suppression] = []
-    for number, line in enumerate(lines, start=1):
-        match = _DIRECTIVE.match(line)
-        if not match or _BATCH_DIRECTIVE.match(line):
-            continue
-        values = _parse_directive(path, number, match.group("body"))
-        in_header = number < first_statement_line
-        if "ignore" in values or "reason" in values:
-            rules = tuple(filter(None, (r.strip() for r in values.get("ignore", "").split(","))))
-            suppressions.append(Suppression(rules, values.get("reason", ""), number, in_header))
-        settings_keys = sorted(set(values) - {"ignore", "reason"})
-        if settings_keys and not in_header:
-            raise ScriptError(
-                f"{path}:{number}: directive {settings_keys[0]!r} must be in the header, before "
-                "the first statement. Only ignore=... reason=... may stand above a statement."
-            )
-        if settings_keys:
-            header.append((number, {k: values[k] for k in settings_keys}))
-    return header, suppressions
 
 
 def _parse(script: Script) -> ParsedScript:
@@ -465,8 +322,8 @@ def _parse(script: Script) -> ParsedScript:
                 f"{path}:{found[0].line}: SQL before the first -- migrate: marker. Move it "
                 "under -- migrate:up."
             )
-    header, suppressions = _scan_directives(path, lines, first_statement_line)
-    directives = _header_directives(path, header)
+    header, suppressions = directives.scan(path, lines, first_statement_line)
+    script_directives = directives.read_header(path, header)
 
     # Each section keeps the file's line numbers: it is the file's text with
     # every line outside the section blanked.
@@ -481,15 +338,15 @@ def _parse(script: Script) -> ParsedScript:
         section_texts[section] = "\n" * number + "\n".join(lines[number:end])
         # dbmate's own spelling of atomic=false.
         options = match.group("options").split()
-        if section == "up" and "transaction:false" in options and directives.atomic is None:
-            directives = dataclasses.replace(directives, atomic=False)
+        if section == "up" and "transaction:false" in options and script_directives.atomic is None:
+            script_directives = dataclasses.replace(script_directives, atomic=False)
     if "up" not in section_texts:
         raise ScriptError(
             f"{path}: only a -- migrate:down section. Add -- migrate:up with the change "
             "itself above it."
         )
 
-    up = _section(path, section_texts["up"], directives.atomic, "up")
+    up = _section(path, section_texts["up"], script_directives.atomic, "up")
     if not up.statements:
         raise ScriptError(f"{path}: the -- migrate:up section has no SQL statement. Write one.")
     down: Section | None = None
@@ -501,7 +358,9 @@ def _parse(script: Script) -> ParsedScript:
         down = _section(path, section_texts["down"], None, "down")
     if down is not None and not down.statements:
         down = None
-    return ParsedScript(up=up, down=down, directives=directives, suppressions=tuple(suppressions))
+    return ParsedScript(
+        up=up, down=down, directives=script_directives, suppressions=tuple(suppressions)
+    )
 
 
 def is_script_name(filename: str) -> bool:
@@ -534,7 +393,7 @@ def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Supp
             "starting here. Close it."
         )
     first_line = found[0].line if found else len(text.split("\n")) + 1
-    _, suppressions = _scan_directives(path, text.split("\n"), first_line)
+    _, suppressions = directives.scan(path, text.split("\n"), first_line)
     return found, tuple(suppressions)
 
 
