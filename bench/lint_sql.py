@@ -459,7 +459,7 @@ def stages(path: Path) -> list[str]:
     from schemaops.lint import report, rules
     from schemaops.lint.context import LintContext
     from schemaops.lint.model import parse, tokenize
-    from schemaops.scripts.loader import read_plain
+    from schemaops.scripts.script import read_plain
 
     def best(step: Callable[[], object]) -> float:
         times = []

@@ -10,6 +10,7 @@ import pytest
 from schemaops.exceptions import ScriptError
 from schemaops.scripts import loader
 from schemaops.scripts.directives import Directives, Suppression
+from schemaops.scripts.script import Script
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def write(location: loader.Location, name: str, text: str | bytes) -> Path:
     return path
 
 
-def only(location: loader.Location) -> loader.Script:
+def only(location: loader.Location) -> Script:
     (script,) = loader.scripts_in(location)
     return script
 

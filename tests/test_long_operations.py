@@ -16,7 +16,8 @@ from schemaops.exceptions import ScriptError
 from schemaops.locking import progress, retry
 from schemaops.scripts import batches
 from schemaops.scripts.batches import bind_batch
-from schemaops.scripts.loader import Location, Script
+from schemaops.scripts.loader import Location
+from schemaops.scripts.script import Script
 from tests.conftest import ScriptFolder
 from tests.test_run_semantics import open_transaction, outcomes, runner_params
 

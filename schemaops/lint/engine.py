@@ -14,7 +14,7 @@ from schemaops.lint import rules
 from schemaops.lint.context import LintContext
 from schemaops.lint.model import parse
 from schemaops.scripts.directives import Suppression
-from schemaops.scripts.loader import Script, read_plain
+from schemaops.scripts.script import Script, read_plain
 from schemaops.statements import Statement
 
 _NEWLINE = re.compile("\n")

@@ -21,7 +21,7 @@ from schemaops.lint import config as config_module
 from schemaops.lint import database, rules
 from schemaops.lint.config import LintConfig
 from schemaops.lint.engine import Finding, lint_script
-from schemaops.scripts.loader import Script
+from schemaops.scripts.script import Script
 
 # Rules whose harm is how long the lock is held, which grows with the table: on
 # a small table the statement is over before a writer notices. (Findings about

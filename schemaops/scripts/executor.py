@@ -29,7 +29,7 @@ from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import batches
 from schemaops.scripts.batches import Batch
-from schemaops.scripts.loader import Script, Section
+from schemaops.scripts.script import Script, Section
 from schemaops.statements import Statement
 
 # How often a batched statement reports the rows done so far.
