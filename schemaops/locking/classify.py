@@ -79,11 +79,11 @@ _PLAIN_INDEX = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY\b)
 _EXCLUSIVE = re.compile(r"^(?:ALTER\s+TABLE|DROP\s+TABLE|TRUNCATE)\b", re.I)
 
 
-# Transaction control in SQL as a cursor is sent it (leading whitespace allowed).
+# Transaction control in SQL as a cursor receives it (leading whitespace allowed).
 _TRANSACTION_CONTROL = re.compile(
     r"^\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.I
 )
-# Transaction control as one statement of statements.split starts: at its first word.
+# Transaction control in one statement as statements.split yields it (first word first).
 _TRANSACTION_CONTROL_STATEMENT = re.compile(
     r"^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.I
 )
