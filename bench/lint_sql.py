@@ -460,7 +460,7 @@ def stages(path: Path) -> list[str]:
     from schemaops.lint.context import LintContext
     from schemaops.lint.syntax import parse
     from schemaops.lint.tokens import tokenize
-    from schemaops.scripts.loader import read_plain
+    from schemaops.scripts.script import read_plain
 
     def best(step: Callable[[], object]) -> float:
         times = []

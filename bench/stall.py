@@ -662,7 +662,7 @@ def prepare_template(rows: int, work: Path, keep: bool, django_tier: bool) -> st
 
 
 def lock_timeout_seconds() -> float:
-    from schemaops.scripts.loader import seconds
+    from schemaops.locking.timeouts import seconds
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django

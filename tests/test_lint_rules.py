@@ -177,7 +177,7 @@ def test_inline_references_and_unique_on_a_new_column() -> None:
 
 def test_suppressing_a_suppression_finding_by_name_is_not_unknown() -> None:
     from schemaops.lint.suppressions import apply_suppressions
-    from schemaops.scripts.loader import Suppression
+    from schemaops.scripts.directives import Suppression
 
     kept = apply_suppressions([], [Suppression(("unused-suppression",), "x", 1, True)], [], "x")
     assert [f.message for f in kept] == ["ignore=unused-suppression suppresses nothing."]

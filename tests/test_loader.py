@@ -9,6 +9,8 @@ import pytest
 
 from schemaops.exceptions import ScriptError
 from schemaops.scripts import loader
+from schemaops.scripts.directives import Directives, Suppression
+from schemaops.scripts.script import Script
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def write(location: loader.Location, name: str, text: str | bytes) -> Path:
     return path
 
 
-def only(location: loader.Location) -> loader.Script:
+def only(location: loader.Location) -> Script:
     (script,) = loader.scripts_in(location)
     return script
 
@@ -95,7 +97,7 @@ def test_directives_are_read_from_the_header(location: loader.Location) -> None:
         "SELECT 1;\n",
     )
     parsed = only(location).parsed
-    assert parsed.directives == loader.Directives(
+    assert parsed.directives == Directives(
         atomic=False,
         depends=("demo.0003_smart", "ops:0000"),
         lock_timeout="500ms",
@@ -103,7 +105,7 @@ def test_directives_are_read_from_the_header(location: loader.Location) -> None:
         retries=3,
     )
     assert parsed.suppressions == (
-        loader.Suppression(("ban-drop-column",), "column unused since v2", 3, True),
+        Suppression(("ban-drop-column",), "column unused since v2", 3, True),
     )
     assert parsed.atomic is False
 

@@ -15,7 +15,9 @@ from django.db import connections
 from schemaops.exceptions import ScriptError
 from schemaops.locking import progress, retry
 from schemaops.scripts import batches
-from schemaops.scripts.loader import Location, Script, bind_batch
+from schemaops.scripts.batches import bind_batch
+from schemaops.scripts.loader import Location
+from schemaops.scripts.script import Script
 from tests.conftest import ScriptFolder
 from tests.test_run_semantics import open_transaction, outcomes, runner_params
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from schemaops.scripts.loader import Script
+    from schemaops.scripts.script import Script
 
 
 def gate_deploy(

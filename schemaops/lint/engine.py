@@ -14,7 +14,7 @@ from schemaops.lint.context import LintContext
 from schemaops.lint.findings import Finding
 from schemaops.lint.suppressions import apply_suppressions
 from schemaops.lint.syntax import parse
-from schemaops.scripts.loader import Script, read_plain
+from schemaops.scripts.script import Script, read_plain
 from schemaops.statements import Statement
 
 _NEWLINE = re.compile("\n")

@@ -21,7 +21,8 @@ from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import lint_plain, lint_script
 from schemaops.lint.findings import Finding
-from schemaops.scripts.loader import Location, Script, is_script_name, scripts_in
+from schemaops.scripts.loader import Location, is_script_name, scripts_in
+from schemaops.scripts.script import Script
 
 _DIGITS = re.compile(r"([0-9]+)")
 

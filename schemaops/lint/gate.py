@@ -22,7 +22,7 @@ from schemaops.lint import database, rules
 from schemaops.lint.config import LintConfig
 from schemaops.lint.engine import lint_script
 from schemaops.lint.findings import Finding
-from schemaops.scripts.loader import Script
+from schemaops.scripts.script import Script
 
 
 def lint_pending(

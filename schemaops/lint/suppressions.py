@@ -16,7 +16,7 @@ from schemaops.lint.rules import ERROR, WARNING, RuleName, known_names
 if TYPE_CHECKING:
     from django.db.migrations.migration import Migration
 
-    from schemaops.scripts.loader import Suppression
+    from schemaops.scripts.directives import Suppression
     from schemaops.statements import Statement
 
 

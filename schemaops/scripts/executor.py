@@ -28,7 +28,8 @@ from schemaops.locking.timeouts import timeouts
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
 from schemaops.scripts import batches
-from schemaops.scripts.loader import Batch, Script, Section
+from schemaops.scripts.batches import Batch
+from schemaops.scripts.script import Script, Section
 from schemaops.statements import Statement
 
 # How often a batched statement reports the rows done so far.

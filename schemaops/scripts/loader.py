@@ -1,84 +1,32 @@
-"""Finding SQL scripts on disk and reading their format.
+"""Finding the SQL tier's scripts: their locations, and the script files in each.
 
 A location is a folder of scripts: an installed app's ``sqlmigrations/`` (named
-after the app's label) or a folder named in ``SCHEMAOPS["SCRIPT_DIRS"]``. A
-script is ``NNNN_slug.sql`` (dbmate-style ``-- migrate:up`` / ``-- migrate:down``
-sections; no markers means all "up") or the golang-migrate pair
-``NNNN_slug.up.sql`` + ``NNNN_slug.down.sql``.
+after the app's label) or a folder named in ``SCHEMAOPS["SCRIPT_DIRS"]``. Each
+``NNNN_slug.sql`` file in it, or ``NNNN_slug.up.sql`` + ``NNNN_slug.down.sql``
+pair, is one :class:`~schemaops.scripts.script.Script`.
 
-Discovery is cheap (names and, on demand, checksums); parsing a script
-(sections, directives, statements) happens only when something needs it, so
-``status`` over thousands of applied scripts reads bytes and hashes, nothing more.
+Discovery is cheap: file names, and checksums on demand; what a script holds is
+read (:mod:`~schemaops.scripts.script`) only when something needs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import re
-import shlex
-from functools import cached_property
 from pathlib import Path
 
-from schemaops import statements
 from schemaops.display import display
 from schemaops.exceptions import ScriptError
-from schemaops.locking.timeouts import DURATION, seconds
+from schemaops.scripts import script
 
 SCRIPTS_FOLDER = "sqlmigrations"
 
 _FILENAME = re.compile(
     r"^(?P<version>[0-9]+)_(?P<slug>[A-Za-z0-9][A-Za-z0-9_-]*)(?:\.(?P<direction>up|down))?\.sql$"
 )
-_MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
-_DIRECTIVE = re.compile(r"^\s*--\s*schemaops:(?P<body>.*)$")
-_DJANGO_DEPENDENCY = re.compile(r"^(?P<app>[A-Za-z_][A-Za-z0-9_]*)\.(?P<migration>[A-Za-z0-9_]+)$")
-_SCRIPT_DEPENDENCY = re.compile(r"^(?P<location>[A-Za-z0-9_.-]+):(?P<version>[0-9]+)$")
-
-# Statements PostgreSQL refuses to run inside a transaction block.
-_NON_TRANSACTIONAL = [
-    (
-        re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", re.I),
-        "CREATE INDEX CONCURRENTLY",
-    ),
-    (re.compile(r"^DROP\s+INDEX\s+CONCURRENTLY\b", re.I), "DROP INDEX CONCURRENTLY"),
-    (re.compile(r"^REINDEX\b.*?\bCONCURRENTLY\b", re.I | re.S), "REINDEX ... CONCURRENTLY"),
-    (
-        re.compile(r"^ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b", re.I | re.S),
-        "DETACH PARTITION ... CONCURRENTLY",
-    ),
-    (re.compile(r"^VACUUM\b", re.I), "VACUUM"),
-    (re.compile(r"^ALTER\s+SYSTEM\b", re.I), "ALTER SYSTEM"),
-    (re.compile(r"^(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b", re.I), "CREATE/DROP DATABASE"),
-]
-_TRANSACTION_START = re.compile(r"^(?:BEGIN|START\s+TRANSACTION)\b", re.I)
-_TRANSACTION_END = re.compile(r"^(?:COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?$", re.I)
-_TRANSACTION_CONTROL = re.compile(
-    r"^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.I
-)
-
-KNOWN_DIRECTIVES = (
-    "atomic",
-    "depends",
-    "lock_timeout",
-    "concurrent_lock_timeout",
-    "statement_timeout",
-    "retries",
-    "ignore",
-    "reason",
-)
-# ``-- schemaops: batch size=... key=... table=... pause=...`` above one statement.
-BATCH_OPTIONS = ("size", "key", "table", "pause")
-BATCH_DEFAULT_SIZE = 10000
-BATCH_PLACEHOLDERS = (":batch_start", ":batch_end")
-_BATCH_DIRECTIVE = re.compile(r"^\s*--\s*schemaops:\s*batch(?:\s+(?P<options>.*))?$")
-_BATCH_TARGET = re.compile(
-    r"^(?:UPDATE(?:\s+ONLY)?|DELETE\s+FROM(?:\s+ONLY)?)\s+"
-    r"(?P<name>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
-    re.IGNORECASE,
-)
-_PLACEHOLDER = re.compile(r"(?<!:):batch_(?:start|end)\b")
+# One file of a script: (version as written, slug, path).
+_ScriptFile = tuple[str, str, Path]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,475 +37,9 @@ class Location:
     path: Path
 
 
-@dataclasses.dataclass(frozen=True)
-class Suppression:
-    """``-- schemaops: ignore=rule,... reason="..."``: lint rules silenced, and why.
-
-    ``line`` is the directive's own line; one in the header covers the whole
-    file, one elsewhere covers the statement that follows it.
-    """
-
-    rules: tuple[str, ...]
-    reason: str
-    line: int
-    in_header: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Batch:
-    """``-- schemaops: batch ...``: run the statement below once per key range, each
-    range committed on its own.
-
-    The statement limits itself with ``:batch_start`` (inclusive) and
-    ``:batch_end`` (exclusive); the runner walks ``table``'s integer ``key``
-    from its smallest to its largest value, ``size`` keys at a time, pausing
-    ``pause`` seconds between ranges. ``key`` ``None`` means the table's primary key.
-    """
-
-    line: int
-    table: str
-    size: int = BATCH_DEFAULT_SIZE
-    key: str | None = None
-    pause: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Section:
-    """The statements of one direction of a script, with lines of the file they came from."""
-
-    path: Path
-    text: str
-    statements: tuple[statements.Statement, ...]
-    atomic: bool
-    non_transactional: str | None = None  # why it cannot be atomic, e.g. "line 4: VACUUM"
-    # Batched statements: index into ``statements`` -> how to batch it.
-    batches: dict[int, Batch] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Directives:
-    """A script's header settings; ``None`` means "use the SCHEMAOPS default"."""
-
-    atomic: bool | None = None
-    depends: tuple[str, ...] = ()
-    lock_timeout: str | None = None
-    statement_timeout: str | None = None
-    retries: int | None = None
-    concurrent_lock_timeout: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ParsedScript:
-    """A script's contents, validated: sections, directives, suppressions."""
-
-    up: Section
-    down: Section | None
-    directives: Directives
-    suppressions: tuple[Suppression, ...]
-
-    @property
-    def atomic(self) -> bool:
-        """Whether the up section runs in one transaction."""
-        return self.up.atomic
-
-
-def normalise(data: bytes) -> bytes:
-    """Return ``data`` without a UTF-8 BOM and with CRLF turned into LF (the checksummed form)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.replace(b"\r\n", b"\n")
-
-
-class Script:
-    """One versioned script of a location: a ``.sql`` file, or an up/down pair."""
-
-    def __init__(
-        self, location: Location, version: str, name: str, path: Path, down_path: Path | None
-    ) -> None:
-        self.location = location
-        self.version = version
-        self.number = int(version)
-        self.name = name
-        self.path = path
-        self.down_path = down_path
-        self._path_str = str(path)
-
-    def __repr__(self) -> str:
-        return f"<Script {self.id}>"
-
-    @property
-    def id(self) -> str:
-        """``location:version``, as the command line refers to it."""
-        return f"{self.location.name}:{self.version}"
-
-    @property
-    def key(self) -> tuple[str, int]:
-        """Identity and sort order: location name, then version as a number."""
-        return (self.location.name, self.number)
-
-    @property
-    def is_pair(self) -> bool:
-        return self.down_path is not None
-
-    @cached_property
-    def _up_bytes(self) -> bytes:
-        try:
-            with open(self._path_str, "rb") as file:
-                return normalise(file.read())
-        except OSError as exc:
-            raise _unreadable(self.path, exc) from None
-
-    @cached_property
-    def _down_bytes(self) -> bytes | None:
-        if self.down_path is None:
-            return None
-        try:
-            return normalise(self.down_path.read_bytes())
-        except OSError as exc:
-            raise _unreadable(self.down_path, exc) from None
-
-    @cached_property
-    def checksum(self) -> str:
-        """SHA-256 of the normalised file (of up file, NUL byte, down file for a pair)."""
-        digest = hashlib.sha256(self._up_bytes)
-        if self._down_bytes is not None:
-            digest.update(b"\0")
-            digest.update(self._down_bytes)
-        return digest.hexdigest()
-
-    @cached_property
-    def parsed(self) -> ParsedScript:
-        """The script's sections and directives; raises :class:`ScriptError` if malformed."""
-        return _parse(self)
-
-
-def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ScriptError(
-            f"{path}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}). Save the file as UTF-8."
-        ) from None
-
-
-def _parse_directive(
-    path: Path,
-    line: int,
-    body: str,
-    known: tuple[str, ...] = KNOWN_DIRECTIVES,
-    what: str = "directive",
-) -> dict[str, str]:
-    try:
-        tokens = shlex.split(body, comments=False, posix=True)
-    except ValueError as exc:
-        raise ScriptError(f"{path}:{line}: cannot read the directive ({exc}).") from None
-    values: dict[str, str] = {}
-    for token in tokens:
-        key, sep, value = token.partition("=")
-        if not sep or not key:
-            raise ScriptError(
-                f"{path}:{line}: {token!r} is not key=value. Write directives as "
-                '-- schemaops: key=value key2="two words".'
-            )
-        if key not in known:
-            also = " (and batch, on the line above a statement)" if what == "directive" else ""
-            raise ScriptError(
-                f"{path}:{line}: unknown {what} {key!r}. Known: {', '.join(known)}{also}."
-            )
-        values[key] = value
-    return values
-
-
-def _boolean(path: Path, line: int, key: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in ("true", "yes", "on", "1"):
-        return True
-    if lowered in ("false", "no", "off", "0"):
-        return False
-    raise ScriptError(f"{path}:{line}: {key}={value!r} must be true or false.")
-
-
-def _header_directives(path: Path, found: list[tuple[int, dict[str, str]]]) -> Directives:
-    atomic: bool | None = None
-    depends: list[str] = []
-    lock_timeout = statement_timeout = concurrent_lock_timeout = None
-    retries: int | None = None
-    for line, values in found:
-        for key, value in values.items():
-            if key == "atomic":
-                atomic = _boolean(path, line, key, value)
-            elif key == "depends":
-                for dependency in filter(None, (d.strip() for d in value.split(","))):
-                    if not (
-                        _DJANGO_DEPENDENCY.match(dependency)
-                        or _SCRIPT_DEPENDENCY.match(dependency)
-                    ):
-                        raise ScriptError(
-                            f"{path}:{line}: depends={dependency!r} is neither "
-                            "app_label.migration_name nor location:version."
-                        )
-                    depends.append(dependency)
-            elif key in ("lock_timeout", "statement_timeout", "concurrent_lock_timeout"):
-                if not DURATION.match(value):
-                    raise ScriptError(
-                        f"{path}:{line}: {key}={value!r} is not a duration; write e.g. 500ms, "
-                        "5s or 2min."
-                    )
-                if key == "lock_timeout":
-                    lock_timeout = value
-                elif key == "concurrent_lock_timeout":
-                    concurrent_lock_timeout = value
-                else:
-                    statement_timeout = value
-            elif key == "retries":
-                if not value.isdigit():
-                    raise ScriptError(f"{path}:{line}: retries={value!r} must be a whole number.")
-                retries = int(value)
-    return Directives(
-        atomic, tuple(depends), lock_timeout, statement_timeout, retries, concurrent_lock_timeout
-    )
-
-
-def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Section:
-    """Split one section into statements and decide whether it runs in a transaction."""
-    shifted = tuple(statements.split(text))
-    if shifted and shifted[-1].unterminated:
-        last = shifted[-1]
-        raise ScriptError(
-            f"{path}:{last.line}: unterminated {last.unterminated} in the statement starting "
-            "here. Close it."
-        )
-    # A golang-migrate script often wraps itself in BEGIN; ... COMMIT;. schemaops
-    # runs an atomic script in one transaction of its own, so the wrapper goes.
-    if (
-        len(shifted) >= 2
-        and _TRANSACTION_START.match(shifted[0].text)
-        and _TRANSACTION_END.match(shifted[-1].text)
-    ):
-        shifted = shifted[1:-1]
-    for statement in shifted:
-        if _TRANSACTION_CONTROL.match(statement.text):
-            raise ScriptError(
-                f"{path}:{statement.line}: {statement.text.split()[0].upper()} inside the "
-                f"{direction} section. schemaops runs an atomic script in one transaction "
-                "itself: remove the transaction control, or split the script in two."
-            )
-    batches = _batches(path, text, shifted)
-    non_transactional = None
-    if batches:
-        first = min(batches)
-        non_transactional = f"line {shifted[first].line}: a batched statement"
-    for statement in shifted:
-        if non_transactional:
-            break
-        for pattern, label in _NON_TRANSACTIONAL:
-            if pattern.match(statement.text):
-                non_transactional = f"line {statement.line}: {label}"
-                break
-    if atomic and non_transactional:
-        raise ScriptError(
-            f"{path}: atomic=true, but {non_transactional} cannot run in a transaction. "
-            "Remove atomic=true (schemaops then runs it statement by statement) or move "
-            "that statement to a script of its own."
-        )
-    return Section(
-        path=path,
-        text=text,
-        statements=shifted,
-        atomic=not non_transactional if atomic is None else atomic,
-        non_transactional=non_transactional,
-        batches=batches,
-    )
-
-
-def _batch(path: Path, line: int, options: str, statement: statements.Statement) -> Batch:
-    """Read the options of a batch directive at ``line`` for ``statement``."""
-    values = _parse_directive(path, line, options, BATCH_OPTIONS, "batch option")
-    size = values.get("size", str(BATCH_DEFAULT_SIZE))
-    if not size.isdigit() or int(size) < 1:
-        raise ScriptError(f"{path}:{line}: batch size={size!r} must be a whole number above 0.")
-    pause = values.get("pause", "0")
-    if not DURATION.match(pause):
-        raise ScriptError(
-            f"{path}:{line}: batch pause={pause!r} is not a duration; write e.g. 100ms or 1s."
-        )
-    code = statements.without_literals(statement.text)
-    found = set(_PLACEHOLDER.findall(code))
-    missing = [name for name in BATCH_PLACEHOLDERS if name not in found]
-    if missing:
-        raise ScriptError(
-            f"{path}:{statement.line}: the batched statement does not use "
-            f"{' and '.join(missing)}. Limit it to one range of keys, e.g. ... WHERE plan "
-            "IS NULL AND id >= :batch_start AND id < :batch_end;"
-        )
-    table = values.get("table")
-    if table is None:
-        target = _BATCH_TARGET.match(statement.text)
-        if target is None:
-            raise ScriptError(
-                f"{path}:{line}: cannot tell which table's keys to walk for the statement at "
-                f"line {statement.line}. Name it: -- schemaops: batch table=accounts key=id"
-            )
-        table = target.group("name")
-    return Batch(line, table, int(size), values.get("key"), seconds(pause))
-
-
-def bind_batch(text: str, start: int, end: int) -> str:
-    """Return a batched statement's text with ``:batch_start`` and ``:batch_end`` (outside
-    strings and comments) replaced by the range's bounds."""
-    code = statements.without_literals(text)
-    values = {":batch_start": str(start), ":batch_end": str(end)}
-    parts: list[str] = []
-    pos = 0
-    for match in _PLACEHOLDER.finditer(code):
-        parts.append(text[pos : match.start()])
-        parts.append(values[match.group()])
-        pos = match.end()
-    parts.append(text[pos:])
-    return "".join(parts)
-
-
-def _batches(path: Path, text: str, found: tuple[statements.Statement, ...]) -> dict[int, Batch]:
-    """Find the batch directives of a section's text and the statement each stands above."""
-    batches: dict[int, Batch] = {}
-    if "batch" not in text:
-        return batches
-    for number, line in enumerate(text.split("\n"), start=1):
-        match = _BATCH_DIRECTIVE.match(line)
-        if match is None:
-            continue
-        index = next((i for i, s in enumerate(found) if s.line > number), None)
-        if index is None or (index > 0 and found[index - 1].last_line >= number):
-            raise ScriptError(
-                f"{path}:{number}: a batch directive must stand on its own line above the "
-                "statement it batches."
-            )
-        batches[index] = _batch(path, number, match.group("options") or "", found[index])
-    return batches
-
-
-def _scan_directives(
-    path: Path, lines: list[str], first_statement_line: int
-) -> tuple[list[tuple[int, dict[str, str]]], list[Suppression]]:
-    header: list[tuple[int, dict[str, str]]] = []
-    suppressions: list[Suppression] = []
-    for number, line in enumerate(lines, start=1):
-        match = _DIRECTIVE.match(line)
-        if not match or _BATCH_DIRECTIVE.match(line):
-            continue
-        values = _parse_directive(path, number, match.group("body"))
-        in_header = number < first_statement_line
-        if "ignore" in values or "reason" in values:
-            rules = tuple(filter(None, (r.strip() for r in values.get("ignore", "").split(","))))
-            suppressions.append(Suppression(rules, values.get("reason", ""), number, in_header))
-        settings_keys = sorted(set(values) - {"ignore", "reason"})
-        if settings_keys and not in_header:
-            raise ScriptError(
-                f"{path}:{number}: directive {settings_keys[0]!r} must be in the header, before "
-                "the first statement. Only ignore=... reason=... may stand above a statement."
-            )
-        if settings_keys:
-            header.append((number, {k: values[k] for k in settings_keys}))
-    return header, suppressions
-
-
-def _parse(script: Script) -> ParsedScript:
-    path = script.path
-    text = _decode(path, script._up_bytes)
-    lines = text.split("\n")
-    found = statements.split(text)
-    markers = [(n, m) for n, line in enumerate(lines, start=1) if (m := _MARKER.match(line))]
-    if not found:
-        raise ScriptError(
-            f"{path}: the script has no SQL statement. Write one, or delete the file."
-        )
-    if markers and script.down_path is not None:
-        raise ScriptError(
-            f"{path}:{markers[0][0]}: a .up.sql/.down.sql pair cannot also have -- migrate: "
-            "markers. Use one layout: markers in one file, or a pair without markers."
-        )
-
-    first_statement_line = found[0].line
-    if markers:
-        first_statement_line = min(first_statement_line, markers[0][0])
-        if found[0].line < markers[0][0]:
-            raise ScriptError(
-                f"{path}:{found[0].line}: SQL before the first -- migrate: marker. Move it "
-                "under -- migrate:up."
-            )
-    header, suppressions = _scan_directives(path, lines, first_statement_line)
-    directives = _header_directives(path, header)
-
-    # Each section keeps the file's line numbers: it is the file's text with
-    # every line outside the section blanked.
-    section_texts: dict[str, str] = {}
-    if not markers:
-        section_texts["up"] = text
-    for index, (number, match) in enumerate(markers):
-        section = match.group("section")
-        if section in section_texts:
-            raise ScriptError(f"{path}:{number}: a second -- migrate:{section} marker.")
-        end = markers[index + 1][0] - 1 if index + 1 < len(markers) else len(lines)
-        section_texts[section] = "\n" * number + "\n".join(lines[number:end])
-        # dbmate's own spelling of atomic=false.
-        options = match.group("options").split()
-        if section == "up" and "transaction:false" in options and directives.atomic is None:
-            directives = dataclasses.replace(directives, atomic=False)
-    if "up" not in section_texts:
-        raise ScriptError(
-            f"{path}: only a -- migrate:down section. Add -- migrate:up with the change "
-            "itself above it."
-        )
-
-    up = _section(path, section_texts["up"], directives.atomic, "up")
-    if not up.statements:
-        raise ScriptError(f"{path}: the -- migrate:up section has no SQL statement. Write one.")
-    down: Section | None = None
-    if script.down_path is not None:
-        down_bytes = script._down_bytes
-        assert down_bytes is not None
-        down = _section(script.down_path, _decode(script.down_path, down_bytes), None, "down")
-    elif "down" in section_texts:
-        down = _section(path, section_texts["down"], None, "down")
-    if down is not None and not down.statements:
-        down = None
-    return ParsedScript(up=up, down=down, directives=directives, suppressions=tuple(suppressions))
-
-
 def is_script_name(filename: str) -> bool:
     """Whether ``filename`` is ``NNNN_slug.sql`` (or ``.up.sql`` / ``.down.sql``)."""
     return _FILENAME.match(filename) is not None
-
-
-def _unreadable(path: Path, exc: OSError) -> ScriptError:
-    return ScriptError(
-        f"{display(path)}: cannot read it ({exc.strerror or exc}). Check its permissions."
-    )
-
-
-def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Suppression, ...]]:
-    """Read a ``.sql`` file that is not a schemaops script, as psql would run it: its
-    statements as written (``BEGIN``/``COMMIT`` included), and its suppressions.
-
-    Raises:
-        ScriptError: the file cannot be read, is not UTF-8, or a directive is malformed.
-    """
-    try:
-        data = normalise(path.read_bytes())
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    text = _decode(path, data)
-    found = tuple(statements.split(text))
-    if found and found[-1].unterminated:
-        raise ScriptError(
-            f"{path}:{found[-1].line}: unterminated {found[-1].unterminated} in the statement "
-            "starting here. Close it."
-        )
-    first_line = found[0].line if found else len(text.split("\n")) + 1
-    _, suppressions = _scan_directives(path, text.split("\n"), first_line)
-    return found, tuple(suppressions)
 
 
 def locations(using: str | None = None) -> list[Location]:
@@ -598,14 +80,40 @@ def locations(using: str | None = None) -> list[Location]:
     return list(found.values())
 
 
-def scripts_in(location: Location) -> list[Script]:
+def scripts_in(location: Location) -> list[script.Script]:
     """Return the scripts of one location, sorted by version.
 
     Raises:
         ScriptError: a ``.sql`` file's name is not ``NNNN_slug``, two scripts share a
             version, or a ``.down.sql`` has no ``.up.sql``.
     """
-    by_number: dict[int, dict[str | None, tuple[str, str, Path]]] = {}
+    scripts = []
+    for files in _files_by_version(location).values():
+        if None in files:
+            version, slug, path = files[None]
+            scripts.append(script.Script(location, version, slug, path, None))
+        elif "up" in files:
+            version, slug, path = files["up"]
+            down = files.get("down")
+            scripts.append(script.Script(location, version, slug, path, down[2] if down else None))
+        else:
+            version, slug, path = files["down"]
+            raise ScriptError(
+                f"{path}: a .down.sql without {version}_{slug}.up.sql. Add the up file, or "
+                "delete this one."
+            )
+    return sorted(scripts, key=lambda s: s.number)
+
+
+def _files_by_version(location: Location) -> dict[int, dict[str | None, _ScriptFile]]:
+    """Return the script files of ``location`` by version, then by direction (``None``
+    for a single file), each as (version as written, slug, path).
+
+    Raises:
+        ScriptError: the folder cannot be listed, a ``.sql`` file's name is not
+            ``NNNN_slug``, or two files share a version without being an up/down pair.
+    """
+    by_number: dict[int, dict[str | None, _ScriptFile]] = {}
     # Names sorted as strings: sorting Path objects costs ten times more, and
     # this runs over every script on every status.
     try:
@@ -645,25 +153,10 @@ def scripts_in(location: Location) -> list[Script]:
                 f"{location.path}. Give one of them the next free version."
             )
         files[direction] = (version, slug, path)
-    scripts = []
-    for files in by_number.values():
-        if None in files:
-            version, slug, path = files[None]
-            scripts.append(Script(location, version, slug, path, None))
-        elif "up" in files:
-            version, slug, path = files["up"]
-            down = files.get("down")
-            scripts.append(Script(location, version, slug, path, down[2] if down else None))
-        else:
-            version, slug, path = files["down"]
-            raise ScriptError(
-                f"{path}: a .down.sql without {version}_{slug}.up.sql. Add the up file, or "
-                "delete this one."
-            )
-    return sorted(scripts, key=lambda s: s.number)
+    return by_number
 
 
-def load_scripts(using: str | None = None) -> list[Script]:
+def load_scripts(using: str | None = None) -> list[script.Script]:
     """Return every script of every location (for database ``using``), sorted by
     (location, version).
 
@@ -671,7 +164,7 @@ def load_scripts(using: str | None = None) -> list[Script]:
     badly named or duplicated file at once.
     """
     errors: list[str] = []
-    scripts: list[Script] = []
+    scripts: list[script.Script] = []
     for location in locations(using):
         try:
             scripts.extend(scripts_in(location))

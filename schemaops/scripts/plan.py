@@ -14,7 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound
 from schemaops.models import Direction, FinishedStatement, HistoryEntry, Outcome, Tier
 from schemaops.scripts import loader, lock
-from schemaops.scripts.loader import Script
+from schemaops.scripts.script import Script
 
 
 class State(str, enum.Enum):

@@ -12,7 +12,7 @@ from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
 from schemaops.models import HistoryEntry
 from schemaops.scripts import plan
-from schemaops.scripts.loader import Script
+from schemaops.scripts.script import Script
 
 Progress = Callable[[str], None]
 # Called before each script runs; raises to refuse it (the lint gate).

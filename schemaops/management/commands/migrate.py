@@ -35,8 +35,8 @@ from schemaops.models import Direction, Outcome, Tier
 from schemaops.output import quiet_when_the_reader_stops
 from schemaops.recorder import Recorder
 from schemaops.scripts import plan, runner
-from schemaops.scripts.loader import Script
 from schemaops.scripts.lock import RunnerLock
+from schemaops.scripts.script import Script
 
 if TYPE_CHECKING:
     from schemaops.django_tier.execution import MigrationGuard

@@ -1,0 +1,300 @@
+"""A script of the SQL tier and its file format.
+
+A script is ``NNNN_slug.sql`` with dbmate-style ``-- migrate:up`` /
+``-- migrate:down`` sections (no markers means all "up"), or the golang-migrate
+pair ``NNNN_slug.up.sql`` + ``NNNN_slug.down.sql``; ``-- schemaops:`` comments
+set it up (:mod:`~schemaops.scripts.directives`). Its checksum is SHA-256 of its
+bytes without a UTF-8 BOM and with CRLF turned into LF.
+
+Parsing a script (sections, directives, statements) happens only when something
+needs it, so ``status`` over thousands of applied scripts reads bytes and hashes,
+nothing more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from schemaops import statements
+from schemaops.display import display
+from schemaops.exceptions import ScriptError
+from schemaops.locking import classify
+from schemaops.scripts import batches, directives
+from schemaops.scripts.batches import Batch
+from schemaops.scripts.directives import Directives, Suppression
+
+if TYPE_CHECKING:
+    # Only for annotations: the loader, which makes scripts, imports this module.
+    from schemaops.scripts.loader import Location
+
+_MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """The statements of one direction of a script, with lines of the file they came from."""
+
+    path: Path
+    text: str
+    statements: tuple[statements.Statement, ...]
+    atomic: bool
+    non_transactional: str | None = None  # why it cannot be atomic, e.g. "line 4: VACUUM"
+    # Batched statements: index into ``statements`` -> how to batch it.
+    batches: dict[int, Batch] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedScript:
+    """A script's contents, validated: sections, directives, suppressions."""
+
+    up: Section
+    down: Section | None
+    directives: Directives
+    suppressions: tuple[Suppression, ...]
+
+    @property
+    def atomic(self) -> bool:
+        """Whether the up section runs in one transaction."""
+        return self.up.atomic
+
+
+def normalise(data: bytes) -> bytes:
+    """Return ``data`` without a UTF-8 BOM and with CRLF turned into LF (the checksummed form)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.replace(b"\r\n", b"\n")
+
+
+class Script:
+    """One versioned script of a location: a ``.sql`` file, or an up/down pair."""
+
+    def __init__(
+        self, location: Location, version: str, name: str, path: Path, down_path: Path | None
+    ) -> None:
+        self.location = location
+        self.version = version
+        self.number = int(version)
+        self.name = name
+        self.path = path
+        self.down_path = down_path
+        self._path_str = str(path)
+
+    def __repr__(self) -> str:
+        return f"<Script {self.id}>"
+
+    @property
+    def id(self) -> str:
+        """``location:version``, as the command line refers to it."""
+        return f"{self.location.name}:{self.version}"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """Identity and sort order: location name, then version as a number."""
+        return (self.location.name, self.number)
+
+    @property
+    def is_pair(self) -> bool:
+        return self.down_path is not None
+
+    @cached_property
+    def _up_bytes(self) -> bytes:
+        try:
+            with open(self._path_str, "rb") as file:
+                return normalise(file.read())
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
+
+    @cached_property
+    def _down_bytes(self) -> bytes | None:
+        if self.down_path is None:
+            return None
+        try:
+            return normalise(self.down_path.read_bytes())
+        except OSError as exc:
+            raise _unreadable(self.down_path, exc) from None
+
+    @cached_property
+    def checksum(self) -> str:
+        """SHA-256 of the normalised file (of up file, NUL byte, down file for a pair)."""
+        digest = hashlib.sha256(self._up_bytes)
+        if self._down_bytes is not None:
+            digest.update(b"\0")
+            digest.update(self._down_bytes)
+        return digest.hexdigest()
+
+    @cached_property
+    def parsed(self) -> ParsedScript:
+        """The script's sections and directives; raises :class:`ScriptError` if malformed."""
+        return _parse(self)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScriptError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}). Save the file as UTF-8."
+        ) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> ScriptError:
+    return ScriptError(
+        f"{display(path)}: cannot read it ({exc.strerror or exc}). Check its permissions."
+    )
+
+
+def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Section:
+    """Split one section into statements and decide whether it runs in a transaction."""
+    shifted = tuple(statements.split(text))
+    if shifted and shifted[-1].unterminated:
+        last = shifted[-1]
+        raise ScriptError(
+            f"{path}:{last.line}: unterminated {last.unterminated} in the statement starting "
+            "here. Close it."
+        )
+    # A golang-migrate script often wraps itself in BEGIN; ... COMMIT;. schemaops
+    # runs an atomic script in one transaction of its own, so the wrapper goes.
+    if (
+        len(shifted) >= 2
+        and classify.opens_transaction(shifted[0].text)
+        and classify.commits_transaction(shifted[-1].text)
+    ):
+        shifted = shifted[1:-1]
+    for statement in shifted:
+        if classify.is_transaction_control_statement(statement.text):
+            raise ScriptError(
+                f"{path}:{statement.line}: {statement.text.split()[0].upper()} inside the "
+                f"{direction} section. schemaops runs an atomic script in one transaction "
+                "itself: remove the transaction control, or split the script in two."
+            )
+    batched = batches.find_batches(path, text, shifted)
+    non_transactional = None
+    if batched:
+        first = min(batched)
+        non_transactional = f"line {shifted[first].line}: a batched statement"
+    for statement in shifted:
+        if non_transactional:
+            break
+        label = classify.must_run_outside_transaction(statement.text)
+        if label is not None:
+            non_transactional = f"line {statement.line}: {label}"
+    if atomic and non_transactional:
+        raise ScriptError(
+            f"{path}: atomic=true, but {non_transactional} cannot run in a transaction. "
+            "Remove atomic=true (schemaops then runs it statement by statement) or move "
+            "that statement to a script of its own."
+        )
+    return Section(
+        path=path,
+        text=text,
+        statements=shifted,
+        atomic=not non_transactional if atomic is None else atomic,
+        non_transactional=non_transactional,
+        batches=batched,
+    )
+
+
+def _parse(script: Script) -> ParsedScript:
+    """Read ``script``'s layout, directives and sections (:attr:`Script.parsed`)."""
+    path = script.path
+    text = _decode(path, script._up_bytes)
+    lines = text.split("\n")
+    found = statements.split(text)
+    markers = [(n, m) for n, line in enumerate(lines, start=1) if (m := _MARKER.match(line))]
+    if not found:
+        raise ScriptError(
+            f"{path}: the script has no SQL statement. Write one, or delete the file."
+        )
+    if markers and script.down_path is not None:
+        raise ScriptError(
+            f"{path}:{markers[0][0]}: a .up.sql/.down.sql pair cannot also have -- migrate: "
+            "markers. Use one layout: markers in one file, or a pair without markers."
+        )
+
+    first_statement_line = found[0].line
+    if markers:
+        first_statement_line = min(first_statement_line, markers[0][0])
+        if found[0].line < markers[0][0]:
+            raise ScriptError(
+                f"{path}:{found[0].line}: SQL before the first -- migrate: marker. Move it "
+                "under -- migrate:up."
+            )
+    header, suppressions = directives.scan(path, lines, first_statement_line)
+    script_directives = directives.read_header(path, header)
+
+    # Each section keeps the file's line numbers: it is the file's text with
+    # every line outside the section blanked.
+    section_texts: dict[str, str] = {}
+    if not markers:
+        section_texts["up"] = text
+    for index, (number, match) in enumerate(markers):
+        section = match.group("section")
+        if section in section_texts:
+            raise ScriptError(f"{path}:{number}: a second -- migrate:{section} marker.")
+        end = markers[index + 1][0] - 1 if index + 1 < len(markers) else len(lines)
+        section_texts[section] = "\n" * number + "\n".join(lines[number:end])
+        # dbmate's own spelling of atomic=false.
+        options = match.group("options").split()
+        if section == "up" and "transaction:false" in options and script_directives.atomic is None:
+            script_directives = dataclasses.replace(script_directives, atomic=False)
+    if "up" not in section_texts:
+        raise ScriptError(
+            f"{path}: only a -- migrate:down section. Add -- migrate:up with the change "
+            "itself above it."
+        )
+
+    up, down = _sections(script, section_texts, script_directives.atomic)
+    return ParsedScript(
+        up=up, down=down, directives=script_directives, suppressions=tuple(suppressions)
+    )
+
+
+def _sections(
+    script: Script, texts: dict[str, str], atomic: bool | None
+) -> tuple[Section, Section | None]:
+    """Parse the up section of ``texts`` and the down one (a pair's down file, or
+    ``texts["down"]``); a down section without statements is none."""
+    path = script.path
+    up = _section(path, texts["up"], atomic, "up")
+    if not up.statements:
+        raise ScriptError(f"{path}: the -- migrate:up section has no SQL statement. Write one.")
+    down: Section | None = None
+    if script.down_path is not None:
+        down_bytes = script._down_bytes
+        assert down_bytes is not None
+        down = _section(script.down_path, _decode(script.down_path, down_bytes), None, "down")
+    elif "down" in texts:
+        down = _section(path, texts["down"], None, "down")
+    if down is not None and not down.statements:
+        down = None
+    return up, down
+
+
+def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Suppression, ...]]:
+    """Read a ``.sql`` file that is not a schemaops script, as psql would run it: its
+    statements as written (``BEGIN``/``COMMIT`` included), and its suppressions.
+
+    Raises:
+        ScriptError: the file cannot be read, is not UTF-8, or a directive is malformed.
+    """
+    try:
+        data = normalise(path.read_bytes())
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    text = _decode(path, data)
+    found = tuple(statements.split(text))
+    if found and found[-1].unterminated:
+        raise ScriptError(
+            f"{path}:{found[-1].line}: unterminated {found[-1].unterminated} in the statement "
+            "starting here. Close it."
+        )
+    first_line = found[0].line if found else len(text.split("\n")) + 1
+    _, suppressions = directives.scan(path, text.split("\n"), first_line)
+    return found, tuple(suppressions)
