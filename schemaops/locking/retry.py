@@ -1,6 +1,10 @@
 """Waiting between tries: exponential backoff with jitter, for a retry after
 ``lock_timeout`` and for a runner waiting for the runner lock, and the budget for
-waiting on long transactions that follows from it."""
+waiting on long transactions that follows from it.
+
+The one loop that retries a statement or a unit after ``lock_timeout``, for both
+tiers, is :meth:`schemaops.locking.discipline.LockDiscipline.retrying`.
+"""
 
 from __future__ import annotations
 
