@@ -8,6 +8,7 @@ import dataclasses
 
 from django.db import DEFAULT_DB_ALIAS
 
+from schemaops import recorder
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
 from schemaops.lint.engine import Finding
@@ -36,7 +37,7 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
         scripts = load_scripts(using)
     except ScriptError as exc:
         scripts, errors = [], str(exc).splitlines()
-    latest = plan.latest_rows(using)
+    latest = recorder.latest_rows(using)
     found = plan.with_progress(
         using, plan.statuses(scripts, latest, plan.runner_if_started(using, latest.values()))
     )

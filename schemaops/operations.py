@@ -9,6 +9,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from schemaops import recorder
 from schemaops.exceptions import ScriptError, UnsafeStateError
 from schemaops.scripts import plan
 from schemaops.scripts.executor import ScriptExecutor
@@ -57,7 +58,7 @@ class RunScript(Operation):
         using = schema_editor.connection.alias
         if not router.allow_migrate(using, app_label, **self.hints):
             return None
-        if not plan.registry_installed(using):
+        if not recorder.registry_installed(using):
             raise ScriptError(
                 f"RunScript({self.location!r}, {self.version!r}) needs the schemaops registry: "
                 "add ('schemaops', '0001_initial') to this migration's dependencies."

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 
+from schemaops import recorder
 from schemaops.exceptions import DatabaseNotSupported, DatabaseUnavailable, ScriptError
 from schemaops.locking.errors import original_error
 from schemaops.models import HistoryEntry
@@ -33,7 +34,7 @@ class Status:
     database: str
     migrations: list[MigrationState]
     registry_installed: bool
-    registry: list[plan.Latest]
+    registry: list[recorder.Latest]
     scripts: list[plan.ScriptStatus]
     script_errors: list[str]
     # Who holds the runner lock, when it was read (see collect()).
@@ -54,7 +55,7 @@ class Status:
         }
 
 
-def entry_as_dict(entry: HistoryEntry | plan.Latest) -> dict[str, Any]:
+def entry_as_dict(entry: HistoryEntry | recorder.Latest) -> dict[str, Any]:
     """Return the JSON form of a registry row."""
     return {
         "tier": entry.tier,
@@ -148,10 +149,10 @@ def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Stat
     when a start is recorded (to tell a running script from an interrupted one).
     """
     ensure_postgresql(using)
-    columns = plan.registry_columns(using)
+    columns = recorder.registry_columns(using)
     installed = bool(columns)
-    registry = plan.latest_per_change(using, columns=columns) if installed else []
-    latest = plan.by_script(registry)
+    registry = recorder.latest_per_change(using, columns=columns) if installed else []
+    latest = recorder.by_script(registry)
     if read_runner:
         runner = plan.runner_session(using)
     else:

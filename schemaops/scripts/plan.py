@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from schemaops import recorder
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound
-from schemaops.models import Direction, FinishedStatement, HistoryEntry, Outcome, Tier
+from schemaops.models import Direction, FinishedStatement, Outcome
 from schemaops.scripts import loader, lock
 from schemaops.scripts.loader import Script
 
@@ -48,61 +49,6 @@ APPLIED_STATES = frozenset({State.APPLIED, State.BASELINED, State.CHANGED, State
 RUNNABLE_STATES = frozenset({State.PENDING, State.REVERTED, State.FAILED})
 
 
-class Latest(NamedTuple):
-    """The newest registry row of a change: the columns state is derived from.
-
-    A tuple rather than a model instance, because ``status`` reads one per
-    script and 10,000 model instances cost a third of a second.
-    """
-
-    pk: int
-    tier: str
-    location: str
-    version: str
-    name: str
-    checksum: str
-    direction: str
-    outcome: str
-    started_at: datetime.datetime
-    finished_at: datetime.datetime | None
-    duration_ms: int | None
-    failed_line: int | None
-    error: str
-    backend_pid: int | None
-
-
-def _column(field_name: str) -> str:
-    return str(getattr(HistoryEntry._meta.get_field(field_name), "column", field_name))
-
-
-def latest_per_change(
-    using: str = DEFAULT_DB_ALIAS,
-    tier: str | None = None,
-    columns: frozenset[str] | None = None,
-) -> list[Latest]:
-    """Return the newest registry row of every change (of ``tier``), sorted by
-    tier, location and version.
-
-    With ``columns`` (the table's, :func:`registry_columns`), a field the table
-    does not have yet (schemaops upgraded, its new migration not applied) is read
-    as None, so that ``migrate`` can check the scripts before it adds the column.
-    """
-    rows = HistoryEntry.objects.using(using).latest_per_change()
-    if tier is not None:
-        rows = rows.filter(tier=tier)
-    present = [
-        name
-        for name in Latest._fields
-        if columns is None or name == "pk" or _column(name) in columns
-    ]
-    if len(present) == len(Latest._fields):
-        return [Latest(*values) for values in rows.values_list(*Latest._fields)]
-    return [
-        Latest(**{**dict.fromkeys(Latest._fields), **dict(zip(present, values, strict=True))})
-        for values in rows.values_list(*present)
-    ]
-
-
 # How far the runner's clock may be behind the server's: a pid reused by a session
 # that connected minutes after an old start, and holds the runner lock, is what
 # this still tells apart.
@@ -122,7 +68,7 @@ class RunnerSession(NamedTuple):
     pid: int
     backend_start: datetime.datetime | None  # None: the role may not see it
 
-    def is_running(self, entry: Latest) -> bool:
+    def is_running(self, entry: recorder.Latest) -> bool:
         """Whether ``entry`` is a start written by this session.
 
         The session must have connected before the start: after a restart a
@@ -152,7 +98,7 @@ def runner_session(using: str = DEFAULT_DB_ALIAS) -> RunnerSession | None:
     return RunnerSession(int(pid), backend_start)
 
 
-def runner_if_started(using: str, rows: Iterable[Latest]) -> RunnerSession | None:
+def runner_if_started(using: str, rows: Iterable[recorder.Latest]) -> RunnerSession | None:
     """Return :func:`runner_session` when one of ``rows`` is a start it could be
     running; None, without a query, otherwise (a start written before backends
     were recorded is interrupted)."""
@@ -171,7 +117,7 @@ class ScriptStatus:
     name: str
     state: State
     script: Script | None
-    latest: Latest | None
+    latest: recorder.Latest | None
     # Of an interrupted start: the statements recorded as finished (None: unknown,
     # the start was written before schemaops recorded them).
     finished: tuple[int, ...] | None = None
@@ -239,7 +185,7 @@ class Problem:
         return f"{self.status.id}: {self.message} {self.fix}"
 
 
-def _state(entry: Latest | None, runner: RunnerSession | None) -> State:
+def _state(entry: recorder.Latest | None, runner: RunnerSession | None) -> State:
     if entry is None:
         return State.PENDING
     if runner is not None and runner.is_running(entry):
@@ -250,55 +196,9 @@ def _state(entry: Latest | None, runner: RunnerSession | None) -> State:
     return _STATE_OF_OUTCOME.get(Outcome(entry.outcome), State.PENDING)
 
 
-def registry_columns(using: str = DEFAULT_DB_ALIAS) -> frozenset[str]:
-    """Return the columns of the registry's table on ``using``: none before
-    schemaops's first migration, fewer than the model's before its latest."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s)"
-            " AND attnum > 0 AND NOT attisdropped",
-            [HistoryEntry._meta.db_table],
-        )
-        return frozenset(str(name) for (name,) in cursor.fetchall())
-
-
-def registry_installed(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Return whether the registry's table exists on ``using``."""
-    return bool(registry_columns(using))
-
-
-def registry_current(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Return whether the registry's table has every column the model writes."""
-    wanted = {field.column for field in HistoryEntry._meta.concrete_fields}
-    return wanted <= registry_columns(using)
-
-
-def latest_rows(using: str = DEFAULT_DB_ALIAS) -> dict[tuple[str, int], Latest]:
-    """Return the newest registry row of every script, keyed by (location, version
-    number); none before the registry's table exists (schemaops's own migration
-    not run yet: every script is pending)."""
-    columns = registry_columns(using)
-    if not columns:
-        return {}
-    return by_script(latest_per_change(using, Tier.SQL, columns))
-
-
-def by_script(rows: Iterable[Latest]) -> dict[tuple[str, int], Latest]:
-    """Key SQL-tier rows by (location, version number)."""
-    latest: dict[tuple[str, int], Latest] = {}
-    for row in rows:
-        if row.tier != Tier.SQL or not row.version.isdigit():
-            continue
-        key = (row.location, int(row.version))
-        # "0003" and "3" are one version; keep the newer row.
-        if key not in latest or latest[key].pk < row.pk:
-            latest[key] = row
-    return latest
-
-
 def statuses(
     scripts: Iterable[Script],
-    latest: dict[tuple[str, int], Latest],
+    latest: dict[tuple[str, int], recorder.Latest],
     runner: RunnerSession | None = None,
 ) -> list[ScriptStatus]:
     """Combine the files and the registry into one status per script, sorted by key.
@@ -588,6 +488,6 @@ def load(using: str = DEFAULT_DB_ALIAS) -> list[ScriptStatus]:
     """Read the files and the registry of ``using``: every script's status (and,
     when a start is recorded, who holds the runner lock: running or interrupted)."""
     scripts = loader.load_scripts(using)
-    latest = latest_rows(using)
+    latest = recorder.latest_rows(using)
     found = statuses(scripts, latest, runner_if_started(using, latest.values()))
     return with_progress(using, found)

@@ -24,7 +24,7 @@ from django.db.models.signals import pre_migrate
 from django.utils import timezone
 from psycopg import sql
 
-from schemaops import conf
+from schemaops import conf, recorder
 from schemaops import status as status_module
 from schemaops.display import for_display
 from schemaops.exceptions import SchemaOpsError
@@ -33,8 +33,7 @@ from schemaops.locking.errors import first_line, original_error
 from schemaops.management.arguments import known_database, seconds
 from schemaops.models import Direction, Outcome, Tier
 from schemaops.output import quiet_when_the_reader_stops
-from schemaops.recorder import Recorder
-from schemaops.scripts import plan, runner
+from schemaops.scripts import runner
 from schemaops.scripts.loader import Script
 from schemaops.scripts.lock import RunnerLock
 
@@ -98,7 +97,7 @@ class Command(django_migrate.Command):
             super().handle(*args, **options)
             return
         self._using = database
-        self._recorder = Recorder(database)
+        self._recorder = recorder.Recorder(database)
         self._buffer: list[dict[str, Any]] = []
         self._running: tuple[Migration, Any, float, str] | None = None
         self._said_while_running = False
@@ -251,7 +250,7 @@ class Command(django_migrate.Command):
         if self._running is None or self._buffer or migration.app_label == "schemaops":
             return False  # schemaops's own migrations change the registry's table
         if not self._registry_current:
-            if not plan.registry_current(self._using):
+            if not recorder.registry_current(self._using):
                 return False
             self._registry_current = True
         _, started_at, start, action = self._running
@@ -322,7 +321,7 @@ class Command(django_migrate.Command):
             return
         try:
             if not self._registry_current:
-                if not plan.registry_current(self._using):
+                if not recorder.registry_current(self._using):
                     return  # its table, or a column of it, comes with a migration to run
                 self._registry_current = True
             while self._buffer:
