@@ -12,7 +12,7 @@ from schemaops import recorder
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
 from schemaops.lint.engine import Finding
-from schemaops.scripts import plan, runner
+from schemaops.scripts import lock, plan, runner
 from schemaops.scripts.loader import load_scripts
 
 
@@ -39,7 +39,7 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
         scripts, errors = [], str(exc).splitlines()
     latest = recorder.latest_rows(using)
     found = plan.with_progress(
-        using, plan.statuses(scripts, latest, plan.runner_if_started(using, latest.values()))
+        using, plan.statuses(scripts, latest, lock.runner_if_started(using, latest.values()))
     )
     problems = plan.validation_problems(found)
     runnable, malformed = plan.runnable_scripts(found, frozenset(p.status.key for p in problems))

@@ -12,7 +12,7 @@ from schemaops import recorder
 from schemaops.exceptions import DatabaseNotSupported, DatabaseUnavailable, ScriptError
 from schemaops.locking.errors import original_error
 from schemaops.models import HistoryEntry
-from schemaops.scripts import loader, plan
+from schemaops.scripts import loader, lock, plan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Status:
     scripts: list[plan.ScriptStatus]
     script_errors: list[str]
     # Who holds the runner lock, when it was read (see collect()).
-    runner: plan.RunnerSession | None = None
+    runner: lock.RunnerSession | None = None
 
     @property
     def pending_migrations(self) -> list[MigrationState]:
@@ -154,9 +154,9 @@ def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Stat
     registry = recorder.latest_per_change(using, columns=columns) if installed else []
     latest = recorder.by_script(registry)
     if read_runner:
-        runner = plan.runner_session(using)
+        runner = lock.runner_session(using)
     else:
-        runner = plan.runner_if_started(using, latest.values())
+        runner = lock.runner_if_started(using, latest.values())
     errors: list[str] = []
     try:
         scripts = loader.load_scripts(using)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import enum
 import heapq
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -33,7 +31,7 @@ class State(str, enum.Enum):
 
 
 # Newest row's outcome -> state, before the file is compared with it. A start is
-# interrupted unless its runner is seen alive (State.RUNNING, see RunnerSession).
+# interrupted unless its runner is seen alive (State.RUNNING, see lock.RunnerSession).
 _STATE_OF_OUTCOME = {
     Outcome.APPLIED: State.APPLIED,
     Outcome.FAKED: State.APPLIED,
@@ -47,64 +45,6 @@ _STATE_OF_OUTCOME = {
 # second run waits for it and then finds it applied, failed or interrupted.
 APPLIED_STATES = frozenset({State.APPLIED, State.BASELINED, State.CHANGED, State.MISSING})
 RUNNABLE_STATES = frozenset({State.PENDING, State.REVERTED, State.FAILED})
-
-
-# How far the runner's clock may be behind the server's: a pid reused by a session
-# that connected minutes after an old start, and holds the runner lock, is what
-# this still tells apart.
-CLOCK_SKEW_ALLOWANCE = datetime.timedelta(minutes=2)
-
-
-class RunnerSession(NamedTuple):
-    """The live session holding the runner lock: a run in progress.
-
-    A ``started`` row is running, not interrupted, while the backend that wrote
-    it still holds the runner lock. Holding the lock, not merely being
-    connected, is what counts: an exiting backend releases its locks before it
-    leaves ``pg_stat_activity``, and a run that gets the lock in between must
-    see the start as interrupted, never skip it as running.
-    """
-
-    pid: int
-    backend_start: datetime.datetime | None  # None: the role may not see it
-
-    def is_running(self, entry: recorder.Latest) -> bool:
-        """Whether ``entry`` is a start written by this session.
-
-        The session must have connected before the start: after a restart a
-        new session may get the pid of the one that wrote an old start.
-        Without the privilege to read another role's ``backend_start``
-        (``pg_read_all_stats``), holding the runner lock with that pid is
-        taken as enough.
-        """
-        if entry.outcome != Outcome.STARTED or entry.backend_pid != self.pid:
-            return False
-        # started_at is the runner's clock, backend_start the server's.
-        return (
-            self.backend_start is None
-            or self.backend_start <= entry.started_at + CLOCK_SKEW_ALLOWANCE
-        )
-
-
-def runner_session(using: str = DEFAULT_DB_ALIAS) -> RunnerSession | None:
-    """Return the session holding the runner lock of ``using``, if any (one query)."""
-    with connections[using].cursor() as cursor:
-        # The query RunnerLock.holder() describes the holder with.
-        cursor.execute(lock.HOLDER_SQL, [lock.LOCK_CLASS, lock.LOCK_OBJECT])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    pid, _application, _user, _client, backend_start, _state = row
-    return RunnerSession(int(pid), backend_start)
-
-
-def runner_if_started(using: str, rows: Iterable[recorder.Latest]) -> RunnerSession | None:
-    """Return :func:`runner_session` when one of ``rows`` is a start it could be
-    running; None, without a query, otherwise (a start written before backends
-    were recorded is interrupted)."""
-    if any(row.outcome == Outcome.STARTED and row.backend_pid is not None for row in rows):
-        return runner_session(using)
-    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +125,7 @@ class Problem:
         return f"{self.status.id}: {self.message} {self.fix}"
 
 
-def _state(entry: recorder.Latest | None, runner: RunnerSession | None) -> State:
+def _state(entry: recorder.Latest | None, runner: lock.RunnerSession | None) -> State:
     if entry is None:
         return State.PENDING
     if runner is not None and runner.is_running(entry):
@@ -199,7 +139,7 @@ def _state(entry: recorder.Latest | None, runner: RunnerSession | None) -> State
 def statuses(
     scripts: Iterable[Script],
     latest: dict[tuple[str, int], recorder.Latest],
-    runner: RunnerSession | None = None,
+    runner: lock.RunnerSession | None = None,
 ) -> list[ScriptStatus]:
     """Combine the files and the registry into one status per script, sorted by key.
 
@@ -489,5 +429,5 @@ def load(using: str = DEFAULT_DB_ALIAS) -> list[ScriptStatus]:
     when a start is recorded, who holds the runner lock: running or interrupted)."""
     scripts = loader.load_scripts(using)
     latest = recorder.latest_rows(using)
-    found = statuses(scripts, latest, runner_if_started(using, latest.values()))
+    found = statuses(scripts, latest, lock.runner_if_started(using, latest.values()))
     return with_progress(using, found)
