@@ -12,7 +12,7 @@ from schemaops import recorder
 from schemaops.exceptions import DatabaseNotSupported, DatabaseUnavailable, ScriptError
 from schemaops.locking.errors import original_error
 from schemaops.models import HistoryEntry
-from schemaops.scripts import loader, lock, plan
+from schemaops.scripts import loader, lock, state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Status:
     migrations: list[MigrationState]
     registry_installed: bool
     registry: list[recorder.Latest]
-    scripts: list[plan.ScriptStatus]
+    scripts: list[state.ScriptStatus]
     script_errors: list[str]
     # Who holds the runner lock, when it was read (see collect()).
     runner: lock.RunnerSession | None = None
@@ -71,7 +71,7 @@ def entry_as_dict(entry: HistoryEntry | recorder.Latest) -> dict[str, Any]:
     }
 
 
-def script_as_dict(status: plan.ScriptStatus) -> dict[str, Any]:
+def script_as_dict(status: state.ScriptStatus) -> dict[str, Any]:
     """Return the JSON form of a script's status."""
     latest = status.latest
     applied_at = None
@@ -168,7 +168,7 @@ def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Stat
         migrations=django_migrations(using),
         registry_installed=installed,
         registry=registry,
-        scripts=plan.with_progress(using, plan.statuses(scripts, latest, runner)),
+        scripts=state.with_progress(using, state.statuses(scripts, latest, runner)),
         script_errors=errors,
         runner=runner,
     )

@@ -14,7 +14,7 @@ from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.engine import Finding, lint_script
 from schemaops.lint.migrations import lint_migrations
 from schemaops.lint.options import options_config
-from schemaops.scripts import loader, plan
+from schemaops.scripts import loader, state
 
 __all__ = ["ProjectLintRun", "UsageError", "lint_project", "report"]
 
@@ -91,10 +91,10 @@ def lint_project(
     if pending:
         names = {loc.name for loc in chosen}
         try:
-            statuses = plan.load(using)
+            statuses = state.load(using)
         except ScriptError as exc:
             statuses, errors = [], [*errors, str(exc)]
-        good, malformed = plan.runnable_scripts(s for s in statuses if s.location in names)
+        good, malformed = state.runnable_scripts(s for s in statuses if s.location in names)
         errors.extend(malformed)
         with_version = dataclasses.replace(config, pg_version=pg_version)
         findings.extend(gate.lint_pending(using, good, with_version))

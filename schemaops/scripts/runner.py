@@ -11,7 +11,7 @@ from django.db.migrations.loader import MigrationLoader
 from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
 from schemaops.models import HistoryEntry
-from schemaops.scripts import plan
+from schemaops.scripts import state
 from schemaops.scripts.loader import Script
 
 Progress = Callable[[str], None]
@@ -71,20 +71,20 @@ def pending_scripts(
         PlanError: a dependency is unknown or circular.
         ScriptNotFound: ``target`` names no script.
     """
-    found = plan.load(using)
-    runnable, errors = plan.runnable_scripts(found)
+    found = state.load(using)
+    runnable, errors = state.runnable_scripts(found)
     if errors:
         raise ScriptError("\n".join(errors) + "\nNothing was applied. Fix the files above.")
-    problems = plan.problems(found, **(options or Options()).resolved())
+    problems = state.problems(found, **(options or Options()).resolved())
     if problems:
         raise UnsafeStateError(
             "\n".join(str(p) for p in problems)
             + f"\n{len(problems)} problem(s): nothing was applied."
         )
     applied = {s.key for s in found if s.is_applied}
-    ordered = plan.order(runnable, applied)
+    ordered = state.order(runnable, applied)
     if target is not None:
-        wanted = plan.find(found, target)
+        wanted = state.find(found, target)
         if wanted.is_applied:
             return []
         keys = [s.key for s in ordered]
@@ -153,7 +153,7 @@ def interleaved(using: str, scripts: list[Script]) -> list[Step]:
         nodes = [n for n in django_dependencies(script) if n in pending]
         at = max((position[n] for n in nodes), default=end)
         at = max(at, registry, previous_in_location.get(script.location.name, -1))
-        # After the scripts it depends on (plan.order already put them first).
+        # After the scripts it depends on (state.order already put them first).
         for dependency in script.parsed.directives.depends:
             location, sep, version = dependency.partition(":")
             if sep:

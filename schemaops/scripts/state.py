@@ -1,4 +1,5 @@
-"""The state of every script, what would run, in which order, and what stops a run."""
+"""The state of every script (from its file and its newest registry row), what would
+run, and in which order."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ class Problem:
         return f"{self.status.id}: {self.message} {self.fix}"
 
 
-def _state(entry: recorder.Latest | None, runner: lock.RunnerSession | None) -> State:
+def _state_of(entry: recorder.Latest | None, runner: lock.RunnerSession | None) -> State:
     if entry is None:
         return State.PENDING
     if runner is not None and runner.is_running(entry):
@@ -150,7 +151,7 @@ def statuses(
     seen: set[tuple[str, int]] = set()
     for script in scripts:
         entry = latest.get(script.key)
-        state = _state(entry, runner)
+        state = _state_of(entry, runner)
         if (
             state in APPLIED_STATES
             and entry is not None
@@ -173,7 +174,7 @@ def statuses(
     for key, entry in latest.items():
         if key in seen:
             continue
-        state = _state(entry, runner)
+        state = _state_of(entry, runner)
         if state in APPLIED_STATES:
             state = State.MISSING
         elif state in (State.PENDING, State.REVERTED):
