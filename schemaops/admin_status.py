@@ -13,6 +13,7 @@ from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
 from schemaops.lint.engine import Finding
 from schemaops.scripts import lock, runner, state
+from schemaops.scripts import problems as script_problems
 from schemaops.scripts.loader import load_scripts
 
 
@@ -20,7 +21,7 @@ from schemaops.scripts.loader import load_scripts
 class StatusPage:
     database: str
     steps: list[runner.Step]
-    problems: list[state.Problem]
+    problems: list[script_problems.Problem]
     findings: list[Finding]
     errors: list[str]
     running: list[state.ScriptStatus] = dataclasses.field(default_factory=list)
@@ -41,7 +42,7 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
     found = state.with_progress(
         using, state.statuses(scripts, latest, lock.runner_if_started(using, latest.values()))
     )
-    problems = state.validation_problems(found)
+    problems = script_problems.validation_problems(found)
     runnable, malformed = state.runnable_scripts(found, frozenset(p.status.key for p in problems))
     errors.extend(malformed)
     applied = {s.key for s in found if s.is_applied}

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 
 from schemaops import status as status_module
+from schemaops.scripts import problems as script_problems
 from schemaops.scripts import state
 
 OK = "ok"
@@ -55,7 +56,7 @@ def check(using: str = DEFAULT_DB_ALIAS) -> Health:
     row per change, the runner lock's holder, ``django_migrations``'s table and
     rows)."""
     found = status_module.collect(using, read_runner=True)
-    problems = state.validation_problems(found.scripts)
+    problems = script_problems.validation_problems(found.scripts)
     troubled = {problem.status.key for problem in problems}
     dirty = [f"{problem.status.id}: {problem.kind}" for problem in problems]
     dirty.extend(f"malformed: {error}" for error in found.script_errors)

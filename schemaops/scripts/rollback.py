@@ -4,7 +4,7 @@ whether it can: checked before anything runs."""
 from __future__ import annotations
 
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
-from schemaops.scripts import state
+from schemaops.scripts import problems, state
 
 
 def select(
@@ -27,7 +27,7 @@ def select(
     """
     blocking = [
         p
-        for p in state.problems(found, allow_out_of_order=True)
+        for p in problems.blocking_run(found, allow_out_of_order=True)
         if p.kind in ("interrupted", "failed")
     ]
     if blocking:

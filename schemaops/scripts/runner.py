@@ -11,7 +11,7 @@ from django.db.migrations.loader import MigrationLoader
 from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
 from schemaops.models import HistoryEntry
-from schemaops.scripts import state
+from schemaops.scripts import problems, state
 from schemaops.scripts.loader import Script
 
 Progress = Callable[[str], None]
@@ -75,11 +75,11 @@ def pending_scripts(
     runnable, errors = state.runnable_scripts(found)
     if errors:
         raise ScriptError("\n".join(errors) + "\nNothing was applied. Fix the files above.")
-    problems = state.problems(found, **(options or Options()).resolved())
-    if problems:
+    blocking = problems.blocking_run(found, **(options or Options()).resolved())
+    if blocking:
         raise UnsafeStateError(
-            "\n".join(str(p) for p in problems)
-            + f"\n{len(problems)} problem(s): nothing was applied."
+            "\n".join(str(p) for p in blocking)
+            + f"\n{len(blocking)} problem(s): nothing was applied."
         )
     applied = {s.key for s in found if s.is_applied}
     ordered = state.order(runnable, applied)

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from schemaops.display import for_display
 from schemaops.exceptions import ScriptError
 from schemaops.management.subcommands.base import Subcommand
-from schemaops.scripts import state
+from schemaops.scripts import problems, state
 
 
 class Validate(Subcommand):
@@ -34,7 +34,7 @@ class Validate(Subcommand):
                     status.script.parsed  # noqa: B018
                 except ScriptError as exc:
                     lines.append(str(exc))
-        lines.extend(str(p) for p in state.validation_problems(found))
+        lines.extend(str(p) for p in problems.validation_problems(found))
         for line in lines:
             self.stderr.write(for_display(line))
         if lines:
