@@ -3,7 +3,7 @@
 Every check of both tiers runs first (the state of the scripts, their
 dependencies, the lint gate on pending scripts and pending Django migrations);
 then Django's migrations run under the lock discipline
-(:mod:`schemaops.django_tier.execution`), each recorded in the registry with
+(:mod:`schemaops.django_tier.guard`), each recorded in the registry with
 its attempts and lock waits; then the pending SQL scripts. All of it under the
 runner lock, so instances started at once apply each step once.
 """
@@ -38,7 +38,7 @@ from schemaops.scripts.loader import Script
 from schemaops.scripts.lock import RunnerLock
 
 if TYPE_CHECKING:
-    from schemaops.django_tier.execution import MigrationGuard
+    from schemaops.django_tier.guard import MigrationGuard
 
 _HEADING_LINES = (
     "Operations to perform:",
@@ -152,7 +152,7 @@ class Command(django_migrate.Command):
             planned = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
             gate_deploy(self._using, scripts, self._progress, planned=planned)
         if plan:
-            from schemaops.django_tier.execution import MigrationGuard
+            from schemaops.django_tier.guard import MigrationGuard
 
             self._guard = MigrationGuard(self._using, self._progress, self._applied)
             self._stack.enter_context(self._guard.installed())
