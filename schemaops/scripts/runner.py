@@ -125,14 +125,18 @@ def check_django_dependencies(
     return pending
 
 
-def interleaved(using: str, scripts: list[Script]) -> list[Step]:
+def interleaved(
+    using: str, scripts: list[Script], loader: MigrationLoader | None = None
+) -> list[Step]:
     """Return the steps of ``schemaops migrate``: every pending Django migration in
     Django's order, with each script placed as soon as the Django migrations it
     depends on are applied, but never before the script before it in its location.
     Scripts with no pending Django dependency come after all Django migrations, and
     none comes before schemaops's own pending migrations (the registry).
+
+    ``loader``: one already built, not to build another.
     """
-    loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+    loader = loader or MigrationLoader(connections[using], ignore_no_migrations=True)
     pending = check_django_dependencies(using, scripts, loader)
     django_plan: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
