@@ -8,10 +8,12 @@ import dataclasses
 
 from django.db import DEFAULT_DB_ALIAS
 
+from schemaops import recorder
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
 from schemaops.lint.findings import Finding
-from schemaops.scripts import plan, runner
+from schemaops.scripts import lock, runner, state
+from schemaops.scripts import problems as script_problems
 from schemaops.scripts.loader import load_scripts
 
 
@@ -19,10 +21,10 @@ from schemaops.scripts.loader import load_scripts
 class StatusPage:
     database: str
     steps: list[runner.Step]
-    problems: list[plan.Problem]
+    problems: list[script_problems.Problem]
     findings: list[Finding]
     errors: list[str]
-    running: list[plan.ScriptStatus] = dataclasses.field(default_factory=list)
+    running: list[state.ScriptStatus] = dataclasses.field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -36,21 +38,21 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
         scripts = load_scripts(using)
     except ScriptError as exc:
         scripts, errors = [], str(exc).splitlines()
-    latest = plan.latest_rows(using)
-    found = plan.with_progress(
-        using, plan.statuses(scripts, latest, plan.runner_if_started(using, latest.values()))
+    latest = recorder.latest_rows(using)
+    found = state.with_progress(
+        using, state.statuses(scripts, latest, lock.runner_if_started(using, latest.values()))
     )
-    problems = plan.validation_problems(found)
-    runnable, malformed = plan.runnable_scripts(found, frozenset(p.status.key for p in problems))
+    problems = script_problems.validation_problems(found)
+    runnable, malformed = state.runnable_scripts(found, frozenset(p.status.key for p in problems))
     errors.extend(malformed)
     applied = {s.key for s in found if s.is_applied}
     steps: list[runner.Step] = []
     findings: list[Finding] = []
     try:
-        ordered = plan.order(runnable, applied)
+        ordered = state.order(runnable, applied)
         steps = runner.interleaved(using, ordered)
         findings = gate.lint_pending(using, ordered)
     except SchemaOpsError as exc:
         errors.append(str(exc))
-    running = [s for s in found if s.state == plan.State.RUNNING]
+    running = [s for s in found if s.state == state.State.RUNNING]
     return StatusPage(using, steps, problems, findings, errors, running)

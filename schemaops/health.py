@@ -8,7 +8,8 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 
 from schemaops import status as status_module
-from schemaops.scripts import plan
+from schemaops.scripts import problems as script_problems
+from schemaops.scripts import state
 
 OK = "ok"
 PENDING = "pending"
@@ -55,13 +56,13 @@ def check(using: str = DEFAULT_DB_ALIAS) -> Health:
     row per change, the runner lock's holder, ``django_migrations``'s table and
     rows)."""
     found = status_module.collect(using, read_runner=True)
-    problems = plan.validation_problems(found.scripts)
+    problems = script_problems.validation_problems(found.scripts)
     troubled = {problem.status.key for problem in problems}
     dirty = [f"{problem.status.id}: {problem.kind}" for problem in problems]
     dirty.extend(f"malformed: {error}" for error in found.script_errors)
     pending = [f"{m.app}.{m.name}" for m in found.pending_migrations]
     pending.extend(
-        s.id for s in found.scripts if s.state in plan.RUNNABLE_STATES and s.key not in troubled
+        s.id for s in found.scripts if s.state in state.RUNNABLE_STATES and s.key not in troubled
     )
-    running = any(s.state == plan.State.RUNNING for s in found.scripts)
+    running = any(s.state == state.State.RUNNING for s in found.scripts)
     return Health(pending=pending, dirty=dirty, migrating=running or found.runner is not None)

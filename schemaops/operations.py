@@ -9,8 +9,9 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from schemaops import recorder
 from schemaops.exceptions import ScriptError, UnsafeStateError
-from schemaops.scripts import plan
+from schemaops.scripts import state as script_state
 from schemaops.scripts.executor import ScriptExecutor
 
 
@@ -51,18 +52,19 @@ class RunScript(Operation):
 
     def _status(
         self, app_label: str, schema_editor: BaseDatabaseSchemaEditor
-    ) -> tuple[str, plan.ScriptStatus] | None:
+    ) -> tuple[str, script_state.ScriptStatus] | None:
         """Return the database alias and the script's status, or None where the
         routers keep this app's migrations off the database."""
         using = schema_editor.connection.alias
         if not router.allow_migrate(using, app_label, **self.hints):
             return None
-        if not plan.registry_installed(using):
+        if not recorder.registry_installed(using):
             raise ScriptError(
                 f"RunScript({self.location!r}, {self.version!r}) needs the schemaops registry: "
                 "add ('schemaops', '0001_initial') to this migration's dependencies."
             )
-        return using, plan.find(plan.load(using), f"{self.location}:{self.version}")
+        found = script_state.load(using)
+        return using, script_state.find(found, f"{self.location}:{self.version}")
 
     def database_forwards(
         self,
@@ -77,7 +79,7 @@ class RunScript(Operation):
         using, status = found
         if status.is_applied:
             return
-        if status.state not in plan.RUNNABLE_STATES or status.script is None:
+        if status.state not in script_state.RUNNABLE_STATES or status.script is None:
             raise UnsafeStateError(
                 f"RunScript: {status.id} is {status.state.value}; resolve it first "
                 "(manage.py schemaops validate says how)."

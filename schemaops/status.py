@@ -8,10 +8,11 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 
+from schemaops import recorder
 from schemaops.exceptions import DatabaseNotSupported, DatabaseUnavailable, ScriptError
 from schemaops.locking.errors import original_error
 from schemaops.models import HistoryEntry
-from schemaops.scripts import loader, plan
+from schemaops.scripts import loader, lock, state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +34,11 @@ class Status:
     database: str
     migrations: list[MigrationState]
     registry_installed: bool
-    registry: list[plan.Latest]
-    scripts: list[plan.ScriptStatus]
+    registry: list[recorder.Latest]
+    scripts: list[state.ScriptStatus]
     script_errors: list[str]
     # Who holds the runner lock, when it was read (see collect()).
-    runner: plan.RunnerSession | None = None
+    runner: lock.RunnerSession | None = None
 
     @property
     def pending_migrations(self) -> list[MigrationState]:
@@ -54,7 +55,7 @@ class Status:
         }
 
 
-def entry_as_dict(entry: HistoryEntry | plan.Latest) -> dict[str, Any]:
+def entry_as_dict(entry: HistoryEntry | recorder.Latest) -> dict[str, Any]:
     """Return the JSON form of a registry row."""
     return {
         "tier": entry.tier,
@@ -70,7 +71,7 @@ def entry_as_dict(entry: HistoryEntry | plan.Latest) -> dict[str, Any]:
     }
 
 
-def script_as_dict(status: plan.ScriptStatus) -> dict[str, Any]:
+def script_as_dict(status: state.ScriptStatus) -> dict[str, Any]:
     """Return the JSON form of a script's status."""
     latest = status.latest
     applied_at = None
@@ -148,14 +149,14 @@ def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Stat
     when a start is recorded (to tell a running script from an interrupted one).
     """
     ensure_postgresql(using)
-    columns = plan.registry_columns(using)
+    columns = recorder.registry_columns(using)
     installed = bool(columns)
-    registry = plan.latest_per_change(using, columns=columns) if installed else []
-    latest = plan.by_script(registry)
+    registry = recorder.latest_per_change(using, columns=columns) if installed else []
+    latest = recorder.by_script(registry)
     if read_runner:
-        runner = plan.runner_session(using)
+        runner = lock.runner_session(using)
     else:
-        runner = plan.runner_if_started(using, latest.values())
+        runner = lock.runner_if_started(using, latest.values())
     errors: list[str] = []
     try:
         scripts = loader.load_scripts(using)
@@ -167,7 +168,7 @@ def collect(using: str = DEFAULT_DB_ALIAS, *, read_runner: bool = False) -> Stat
         migrations=django_migrations(using),
         registry_installed=installed,
         registry=registry,
-        scripts=plan.with_progress(using, plan.statuses(scripts, latest, runner)),
+        scripts=state.with_progress(using, state.statuses(scripts, latest, runner)),
         script_errors=errors,
         runner=runner,
     )

@@ -16,7 +16,7 @@ from schemaops.lint.django_migrations.walk import lint_migrations
 from schemaops.lint.engine import lint_script
 from schemaops.lint.findings import Finding
 from schemaops.lint.options import options_config
-from schemaops.scripts import loader, plan
+from schemaops.scripts import loader, state
 
 __all__ = ["ProjectLintRun", "UsageError", "lint_project", "report"]
 
@@ -110,11 +110,11 @@ def _lint_pending_scripts(
     findings and how many scripts were read, adding what could not be to ``errors``."""
     names = {loc.name for loc in chosen}
     try:
-        statuses = plan.load(using)
+        statuses = state.load(using)
     except ScriptError as exc:
         statuses = []
         errors.append(str(exc))
-    good, malformed = plan.runnable_scripts(s for s in statuses if s.location in names)
+    good, malformed = state.runnable_scripts(s for s in statuses if s.location in names)
     errors.extend(malformed)
     with_version = dataclasses.replace(config, pg_version=pg_version)
     return gate.lint_pending(using, good, with_version), len(good)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from schemaops.exceptions import PlanError
-from schemaops.scripts import adoption, plan
+from schemaops.scripts import adoption, state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,13 +16,13 @@ class Baseline:
     summary line); ``reason`` is the note to record when none was given."""
 
     location: str
-    scripts: list[plan.ScriptStatus]
+    scripts: list[state.ScriptStatus]
     upto: str
     reason: str
 
 
 def select(
-    found: list[plan.ScriptStatus],
+    found: list[state.ScriptStatus],
     given: str,
     from_tool: str | None = None,
     table: str | None = None,
@@ -55,7 +55,7 @@ def select(
             )
         reason, upto = f"baselined from {history.describe()}", f"from {history.describe()}"
     else:
-        wanted = plan.find(found, given)
+        wanted = state.find(found, given)
         location = wanted.location
         applied = [s for s in found if s.location == location and s.number <= wanted.number]
         reason, upto = "", f"up to {wanted.version}"
@@ -63,7 +63,7 @@ def select(
     return Baseline(location, selected, upto, reason)
 
 
-def _location(found: list[plan.ScriptStatus], given: str) -> str:
+def _location(found: list[state.ScriptStatus], given: str) -> str:
     if ":" in given:
         raise PlanError(
             f"With --from, name the location only ({given.partition(':')[0]!r}): the "

@@ -1,15 +1,20 @@
-"""One runner per database: a session-level advisory lock."""
+"""One runner per database: a session-level advisory lock, and the session holding it
+(a run in progress)."""
 
 from __future__ import annotations
 
+import datetime
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
+from schemaops import recorder
 from schemaops.exceptions import RunLockTimeout
 from schemaops.locking import retry
+from schemaops.models import Outcome
 
 # pg_advisory_lock(int4, int4): "schemaops" and "the runner". Advisory locks
 # are scoped to the current database, so one key serves every database.
@@ -124,3 +129,61 @@ class RunnerLock:
             return  # released with the session; a statement here would fail
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, LOCK_OBJECT])
+
+
+# How far the runner's clock may be behind the server's: a pid reused by a session
+# that connected minutes after an old start, and holds the runner lock, is what
+# this still tells apart.
+CLOCK_SKEW_ALLOWANCE = datetime.timedelta(minutes=2)
+
+
+class RunnerSession(NamedTuple):
+    """The live session holding the runner lock: a run in progress.
+
+    A ``started`` row is running, not interrupted, while the backend that wrote
+    it still holds the runner lock. Holding the lock, not merely being
+    connected, is what counts: an exiting backend releases its locks before it
+    leaves ``pg_stat_activity``, and a run that gets the lock in between must
+    see the start as interrupted, never skip it as running.
+    """
+
+    pid: int
+    backend_start: datetime.datetime | None  # None: the role may not see it
+
+    def is_running(self, entry: recorder.Latest) -> bool:
+        """Whether ``entry`` is a start written by this session.
+
+        The session must have connected before the start: after a restart a
+        new session may get the pid of the one that wrote an old start.
+        Without the privilege to read another role's ``backend_start``
+        (``pg_read_all_stats``), holding the runner lock with that pid is
+        taken as enough.
+        """
+        if entry.outcome != Outcome.STARTED or entry.backend_pid != self.pid:
+            return False
+        # started_at is the runner's clock, backend_start the server's.
+        return (
+            self.backend_start is None
+            or self.backend_start <= entry.started_at + CLOCK_SKEW_ALLOWANCE
+        )
+
+
+def runner_session(using: str = DEFAULT_DB_ALIAS) -> RunnerSession | None:
+    """Return the session holding the runner lock of ``using``, if any (one query)."""
+    with connections[using].cursor() as cursor:
+        # The query RunnerLock.holder() describes the holder with.
+        cursor.execute(HOLDER_SQL, [LOCK_CLASS, LOCK_OBJECT])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pid, _application, _user, _client, backend_start, _state = row
+    return RunnerSession(int(pid), backend_start)
+
+
+def runner_if_started(using: str, rows: Iterable[recorder.Latest]) -> RunnerSession | None:
+    """Return :func:`runner_session` when one of ``rows`` is a start it could be
+    running; None, without a query, otherwise (a start written before backends
+    were recorded is interrupted)."""
+    if any(row.outcome == Outcome.STARTED and row.backend_pid is not None for row in rows):
+        return runner_session(using)
+    return None

@@ -4,15 +4,15 @@ whether it can: checked before anything runs."""
 from __future__ import annotations
 
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
-from schemaops.scripts import plan
+from schemaops.scripts import problems, state
 
 
 def select(
-    found: list[plan.ScriptStatus],
+    found: list[state.ScriptStatus],
     location: str | None = None,
     to: str | None = None,
     steps: int | None = None,
-) -> list[plan.ScriptStatus]:
+) -> list[state.ScriptStatus]:
     """The scripts to roll back: with ``to``, every applied script of ``location``
     newer than that version; otherwise the ``steps`` newest (1). Newest first: within
     a location by version (as golang-migrate's down does), across locations by when
@@ -27,7 +27,7 @@ def select(
     """
     blocking = [
         p
-        for p in plan.problems(found, allow_out_of_order=True)
+        for p in problems.blocking_run(found, allow_out_of_order=True)
         if p.kind in ("interrupted", "failed")
     ]
     if blocking:

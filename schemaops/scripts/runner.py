@@ -11,7 +11,7 @@ from django.db.migrations.loader import MigrationLoader
 from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
 from schemaops.models import HistoryEntry
-from schemaops.scripts import plan
+from schemaops.scripts import problems, state
 from schemaops.scripts.script import Script
 
 Progress = Callable[[str], None]
@@ -71,20 +71,20 @@ def pending_scripts(
         PlanError: a dependency is unknown or circular.
         ScriptNotFound: ``target`` names no script.
     """
-    found = plan.load(using)
-    runnable, errors = plan.runnable_scripts(found)
+    found = state.load(using)
+    runnable, errors = state.runnable_scripts(found)
     if errors:
         raise ScriptError("\n".join(errors) + "\nNothing was applied. Fix the files above.")
-    problems = plan.problems(found, **(options or Options()).resolved())
-    if problems:
+    blocking = problems.blocking_run(found, **(options or Options()).resolved())
+    if blocking:
         raise UnsafeStateError(
-            "\n".join(str(p) for p in problems)
-            + f"\n{len(problems)} problem(s): nothing was applied."
+            "\n".join(str(p) for p in blocking)
+            + f"\n{len(blocking)} problem(s): nothing was applied."
         )
     applied = {s.key for s in found if s.is_applied}
-    ordered = plan.order(runnable, applied)
+    ordered = state.order(runnable, applied)
     if target is not None:
-        wanted = plan.find(found, target)
+        wanted = state.find(found, target)
         if wanted.is_applied:
             return []
         keys = [s.key for s in ordered]
@@ -125,14 +125,18 @@ def check_django_dependencies(
     return pending
 
 
-def interleaved(using: str, scripts: list[Script]) -> list[Step]:
+def interleaved(
+    using: str, scripts: list[Script], loader: MigrationLoader | None = None
+) -> list[Step]:
     """Return the steps of ``schemaops migrate``: every pending Django migration in
     Django's order, with each script placed as soon as the Django migrations it
     depends on are applied, but never before the script before it in its location.
     Scripts with no pending Django dependency come after all Django migrations, and
     none comes before schemaops's own pending migrations (the registry).
+
+    ``loader``: one already built, not to build another.
     """
-    loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+    loader = loader or MigrationLoader(connections[using], ignore_no_migrations=True)
     pending = check_django_dependencies(using, scripts, loader)
     django_plan: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
@@ -153,7 +157,7 @@ def interleaved(using: str, scripts: list[Script]) -> list[Step]:
         nodes = [n for n in django_dependencies(script) if n in pending]
         at = max((position[n] for n in nodes), default=end)
         at = max(at, registry, previous_in_location.get(script.location.name, -1))
-        # After the scripts it depends on (plan.order already put them first).
+        # After the scripts it depends on (state.order already put them first).
         for dependency in script.parsed.directives.depends:
             location, sep, version = dependency.partition(":")
             if sep:

@@ -3,7 +3,7 @@
 Every check of both tiers runs first (the state of the scripts, their
 dependencies, the lint gate on pending scripts and pending Django migrations);
 then Django's migrations run under the lock discipline
-(:mod:`schemaops.django_tier.execution`), each recorded in the registry with
+(:mod:`schemaops.django_tier.guard`), each recorded in the registry with
 its attempts and lock waits; then the pending SQL scripts. All of it under the
 runner lock, so instances started at once apply each step once.
 """
@@ -24,7 +24,7 @@ from django.db.models.signals import pre_migrate
 from django.utils import timezone
 from psycopg import sql
 
-from schemaops import conf
+from schemaops import conf, recorder
 from schemaops import status as status_module
 from schemaops.display import for_display
 from schemaops.exceptions import SchemaOpsError
@@ -33,13 +33,12 @@ from schemaops.locking.errors import first_line, original_error
 from schemaops.management.arguments import known_database, seconds
 from schemaops.models import Direction, Outcome, Tier
 from schemaops.output import quiet_when_the_reader_stops
-from schemaops.recorder import Recorder
-from schemaops.scripts import plan, runner
+from schemaops.scripts import runner
 from schemaops.scripts.lock import RunnerLock
 from schemaops.scripts.script import Script
 
 if TYPE_CHECKING:
-    from schemaops.django_tier.execution import MigrationGuard
+    from schemaops.django_tier.guard import MigrationGuard
 
 _HEADING_LINES = (
     "Operations to perform:",
@@ -98,7 +97,7 @@ class Command(django_migrate.Command):
             super().handle(*args, **options)
             return
         self._using = database
-        self._recorder = Recorder(database)
+        self._recorder = recorder.Recorder(database)
         self._buffer: list[dict[str, Any]] = []
         self._running: tuple[Migration, Any, float, str] | None = None
         self._said_while_running = False
@@ -153,7 +152,7 @@ class Command(django_migrate.Command):
             planned = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
             gate_deploy(self._using, scripts, self._progress, planned=planned)
         if plan:
-            from schemaops.django_tier.execution import MigrationGuard
+            from schemaops.django_tier.guard import MigrationGuard
 
             self._guard = MigrationGuard(self._using, self._progress, self._applied)
             self._stack.enter_context(self._guard.installed())
@@ -251,7 +250,7 @@ class Command(django_migrate.Command):
         if self._running is None or self._buffer or migration.app_label == "schemaops":
             return False  # schemaops's own migrations change the registry's table
         if not self._registry_current:
-            if not plan.registry_current(self._using):
+            if not recorder.registry_current(self._using):
                 return False
             self._registry_current = True
         _, started_at, start, action = self._running
@@ -322,7 +321,7 @@ class Command(django_migrate.Command):
             return
         try:
             if not self._registry_current:
-                if not plan.registry_current(self._using):
+                if not recorder.registry_current(self._using):
                     return  # its table, or a column of it, comes with a migration to run
                 self._registry_current = True
             while self._buffer:

@@ -12,9 +12,8 @@ from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
-from schemaops import conf
+from schemaops import conf, recorder
 from schemaops.management.arguments import seconds
-from schemaops.scripts import plan
 from schemaops.scripts.lock import RunnerLock
 
 if TYPE_CHECKING:
@@ -70,7 +69,7 @@ class Subcommand:
 
     def require_registry(self, database: str) -> None:
         """Refuse a subcommand that writes the registry before its table exists."""
-        if not plan.registry_installed(database):
+        if not recorder.registry_installed(database):
             raise CommandError(
                 f"The schemaops registry is not on database {database!r} yet, so there is "
                 f"nowhere to record this. Run: manage.py migrate schemaops --database {database}"
@@ -131,6 +130,6 @@ def format_time(value: datetime.datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def when(entry: plan.Latest) -> str:
+def when(entry: recorder.Latest) -> str:
     """When a change's row happened: its end, or its start while it has none."""
     return format_time(entry.finished_at or entry.started_at)

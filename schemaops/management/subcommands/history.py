@@ -6,11 +6,11 @@ import argparse
 import json
 from typing import Any
 
+from schemaops import recorder
 from schemaops import status as status_module
 from schemaops.management.arguments import whole_number
 from schemaops.management.subcommands.base import Subcommand, format_time
 from schemaops.models import HistoryEntry, Tier
-from schemaops.scripts import plan
 
 
 class History(Subcommand):
@@ -35,7 +35,7 @@ class History(Subcommand):
         location: str | None,
         **_: Any,
     ) -> None:
-        if not plan.registry_installed(database):
+        if not recorder.registry_installed(database):
             self.stdout.write(
                 f"No history yet: the schemaops registry is not on database {database!r}. "
                 f"Run manage.py migrate schemaops --database {database} (or manage.py migrate)."

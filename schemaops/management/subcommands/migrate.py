@@ -24,7 +24,8 @@ class Plan(Subcommand):
 
     def handle(self, *, database: str, **_: Any) -> None:
         scripts = runner.pending_scripts(database)
-        steps = runner.interleaved(database, scripts)
+        loader = MigrationLoader(connections[database], ignore_no_migrations=True)
+        steps = runner.interleaved(database, scripts, loader)
         if not steps:
             self.stdout.write("Nothing to do: both tiers are up to date.")
             return
@@ -33,7 +34,7 @@ class Plan(Subcommand):
             findings.setdefault(finding.path, []).append(
                 f"{finding.severity} at line {finding.line}: {finding.rule}"
             )
-        graph = MigrationLoader(connections[database], ignore_no_migrations=True).graph
+        graph = loader.graph
         self.stdout.write(self.style.MIGRATE_HEADING(f"Planned steps ({database}):"))
         for number, step in enumerate(steps, start=1):
             if step.script is not None:

@@ -13,11 +13,11 @@ from schemaops.exceptions import ScriptNotFound
 from schemaops.management.subcommands.base import Subcommand
 from schemaops.models import Direction, HistoryEntry, Outcome, Tier
 from schemaops.recorder import Recorder
-from schemaops.scripts import adoption, baseline, plan
+from schemaops.scripts import adoption, baseline, state
 
 
 def append(
-    database: str, status: plan.ScriptStatus, outcome: str, direction: str, note: str
+    database: str, status: state.ScriptStatus, outcome: str, direction: str, note: str
 ) -> HistoryEntry:
     """A registry row for ``status`` that runs nothing."""
     return Recorder(database).record(
@@ -52,7 +52,7 @@ class Repair(Subcommand):
             raise CommandError("--reason must say why; it is kept in the registry.")
         self.require_registry(database)
         with self.lock(database, None):
-            status = plan.find(plan.load(database), script)
+            status = state.find(state.load(database), script)
             direction = Direction.UP if as_state == "applied" else Direction.DOWN
             append(database, status, Outcome.REPAIRED, direction, reason)
         self.stdout.write(
@@ -100,7 +100,7 @@ class Baseline(Subcommand):
     ) -> None:
         self.require_registry(database)
         with self.lock(database, None):
-            chosen = baseline.select(plan.load(database), script, from_tool, table, database)
+            chosen = baseline.select(state.load(database), script, from_tool, table, database)
             for status in chosen.scripts:
                 append(database, status, Outcome.BASELINED, Direction.UP, reason or chosen.reason)
                 self.stdout.write(f"  Baselined {status.id} {status.name}")
@@ -120,7 +120,7 @@ class Fake(Subcommand):
     def handle(self, *, database: str, script: str, reason: str, **_: Any) -> None:
         self.require_registry(database)
         with self.lock(database, None):
-            status = plan.find(plan.load(database), script)
+            status = state.find(state.load(database), script)
             if status.is_applied:
                 raise CommandError(f"{status.id} is already {status.state.value}.")
             if status.script is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from schemaops.management.arguments import whole_number
 from schemaops.management.subcommands.base import Subcommand, add_lock_wait_argument
-from schemaops.scripts import plan, rollback
+from schemaops.scripts import rollback, state
 from schemaops.scripts.executor import ScriptExecutor
 
 
@@ -41,7 +41,7 @@ class Rollback(Subcommand):
         **_: Any,
     ) -> None:
         with self.lock(database, lock_wait):
-            selected = rollback.select(plan.load(database), location, to, steps)
+            selected = rollback.select(state.load(database), location, to, steps)
             if not selected:
                 self.stdout.write("Nothing to roll back.")
                 return

@@ -10,7 +10,7 @@ from typing import Any
 from schemaops import status as status_module
 from schemaops.display import for_display
 from schemaops.management.subcommands.base import Subcommand, format_time, when
-from schemaops.scripts import plan
+from schemaops.scripts import state
 
 
 class Status(Subcommand):
@@ -44,11 +44,11 @@ class Status(Subcommand):
             if app_pending:
                 summary += ", " + self.style.WARNING(f"{len(app_pending)} pending")
             self.stdout.write(f"  {app}: {summary}")
-            for state in states:
-                if not state.applied:
-                    self.stdout.write(f"    [ ] {state.name}")
+            for migration in states:
+                if not migration.applied:
+                    self.stdout.write(f"    [ ] {migration.name}")
                 elif verbosity >= 2:
-                    self.stdout.write(f"    [X] {state.name}")
+                    self.stdout.write(f"    [X] {migration.name}")
         if pending:
             self.stdout.write(
                 self.style.WARNING(
@@ -68,26 +68,26 @@ class Status(Subcommand):
         for script in status.scripts:
             label = f"{script.id} {script.name}".ljust(width)
             shown = script.state.value.ljust(11)
-            if script.state in (plan.State.PENDING, plan.State.REVERTED, plan.State.RUNNING):
+            if script.state in (state.State.PENDING, state.State.REVERTED, state.State.RUNNING):
                 shown = self.style.WARNING(shown)
-            elif script.state not in (plan.State.APPLIED, plan.State.BASELINED):
+            elif script.state not in (state.State.APPLIED, state.State.BASELINED):
                 shown = self.style.ERROR(shown)
             self.stdout.write(f"  {label} {shown} {self._since(script)}".rstrip())
-            if script.state == plan.State.INTERRUPTED:
+            if script.state == state.State.INTERRUPTED:
                 how_far = script.how_far()
                 self.stdout.write(f"    {how_far[0].upper()}{how_far[1:]}")
         counts: dict[str, int] = {}
         for script in status.scripts:
             counts[script.state.value] = counts.get(script.state.value, 0) + 1
         if status.scripts:
-            summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            summary = ", ".join(f"{n} {value}" for value, n in sorted(counts.items()))
             self.stdout.write(f"{len(status.scripts)} script(s): {summary}.")
 
     @staticmethod
-    def _since(script: plan.ScriptStatus) -> str:
+    def _since(script: state.ScriptStatus) -> str:
         if script.latest is not None and script.is_applied:
             return when(script.latest)
-        if script.latest is not None and script.state == plan.State.RUNNING:
+        if script.latest is not None and script.state == state.State.RUNNING:
             return (
                 f"since {format_time(script.latest.started_at)} "
                 f"(backend pid {script.latest.backend_pid})"

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from schemaops.display import for_display
 from schemaops.exceptions import ScriptError
 from schemaops.management.subcommands.base import Subcommand
-from schemaops.scripts import plan
+from schemaops.scripts import problems, state
 
 
 class Validate(Subcommand):
@@ -22,24 +22,24 @@ class Validate(Subcommand):
 
     def handle(self, *, database: str, **_: Any) -> None:
         try:
-            found = plan.load(database)
+            found = state.load(database)
         except ScriptError as exc:
             for line in str(exc).splitlines():
                 self.stderr.write(for_display(line))
             raise CommandError("Validation failed: malformed script files.") from exc
         lines: list[str] = []
         for status in found:
-            if status.script is not None and status.state in plan.RUNNABLE_STATES:
+            if status.script is not None and status.state in state.RUNNABLE_STATES:
                 try:
                     status.script.parsed  # noqa: B018
                 except ScriptError as exc:
                     lines.append(str(exc))
-        lines.extend(str(p) for p in plan.validation_problems(found))
+        lines.extend(str(p) for p in problems.validation_problems(found))
         for line in lines:
             self.stderr.write(for_display(line))
         if lines:
             raise CommandError(f"Validation failed: {len(lines)} problem(s).")
         for status in found:
-            if status.state == plan.State.RUNNING:
+            if status.state == state.State.RUNNING:
                 self.stdout.write(f"{status.id}: running now; not a problem while its run lives.")
         self.stdout.write(self.style.SUCCESS(f"OK: {len(found)} script(s), no problems."))

@@ -19,10 +19,8 @@ at the three points Django offers:
 - the schema editor's deferred SQL (foreign keys, indexes Django adds at the
   end of a migration) is run inside the retried unit, so it is retried too.
 
-A migration may change its budgets with a class attribute, read when it starts::
-
-    class Migration(migrations.Migration):
-        schemaops = {"lock_timeout": "3s", "retries": 20, "statement_timeout": "0"}
+A migration may change its budgets with a class attribute
+(:mod:`schemaops.django_tier.budgets`).
 """
 
 from __future__ import annotations
@@ -40,7 +38,8 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
 
 from schemaops import statements
-from schemaops.exceptions import MigrationFailed, PolicyError
+from schemaops.django_tier import budgets, messages
+from schemaops.exceptions import MigrationFailed
 from schemaops.locking import classify
 from schemaops.locking.discipline import Budget, GaveUp, LockDiscipline, WouldQueue, governed
 from schemaops.locking.errors import is_lock_timeout, original_error
@@ -62,20 +61,6 @@ class _Running:
     in_unit: bool = False  # inside the savepoint of a retried atomic unit
     last_statement: str = ""
     recorded: bool = False  # its registry row was written in its own transaction
-
-
-def policy_for(migration: Migration) -> LockPolicy:
-    """The lock policy of ``migration``: the settings, with its ``schemaops`` attribute
-    on top.
-
-    Raises:
-        PolicyError: the attribute names an unknown key or a bad value.
-    """
-    overrides = getattr(migration, "schemaops", None)
-    where = f"{migration.app_label}.{migration.name}"
-    if overrides is not None and not isinstance(overrides, dict):
-        raise PolicyError(f"{where}: schemaops = {overrides!r} must be a dict.")
-    return LockPolicy.from_settings(overrides, where)
 
 
 def _bare(name: str) -> str:
@@ -141,11 +126,11 @@ class MigrationGuard:
         Raises:
             PolicyError: its ``schemaops`` attribute is wrong (nothing ran).
         """
-        policy = policy_for(migration)
+        policy = budgets.policy_for(migration)
         running = _Running(
             migration,
             policy,
-            f"{migration.app_label}.{migration.name}",
+            messages.label(migration),
             self.discipline.mark(),
         )
         wanted = (policy.lock_timeout, policy.statement_timeout)
@@ -243,8 +228,8 @@ class MigrationGuard:
                 lock_timeout_at=lambda exc: _timed_out_at(running, exc),
                 what_happened="rolled back, ",
             )
-        except GaveUp as gave_up:
-            raise MigrationFailed(_gave_up(running, gave_up)) from gave_up.__cause__
+        except GaveUp as error:
+            raise MigrationFailed(messages.gave_up(running.migration, error)) from error.__cause__
         if self.applied is not None:
             # In the migration's own transaction, with Django's record of it: the
             # registry row commits with the migration, or neither does.
@@ -340,8 +325,8 @@ class MigrationGuard:
                 lambda text: running.label,
                 lock_timeout_at=lambda exc: _timed_out_at(running, exc),
             )
-        except GaveUp as gave_up:
-            raise MigrationFailed(_gave_up(running, gave_up)) from gave_up.__cause__
+        except GaveUp as error:
+            raise MigrationFailed(messages.gave_up(running.migration, error)) from error.__cause__
 
     def _concurrently(
         self,
@@ -384,8 +369,8 @@ class MigrationGuard:
                 lambda text: running.label,
                 lock_timeout_at=timed_out_at,
             )
-        except GaveUp as gave_up:
-            raise MigrationFailed(_gave_up(running, gave_up)) from gave_up.__cause__
+        except GaveUp as error:
+            raise MigrationFailed(messages.gave_up(running.migration, error)) from error.__cause__
         finally:
             if self._usable():
                 set_timeouts(self.connection, *before, local=False)
@@ -394,37 +379,3 @@ class MigrationGuard:
 def _timed_out_at(running: _Running, exc: BaseException) -> str | None:
     """The statement that hit ``lock_timeout``, if ``exc`` is that."""
     return running.last_statement if is_lock_timeout(original_error(exc)) else None
-
-
-def _gave_up(running: _Running, gave_up: GaveUp) -> str:
-    """The message of a migration that could not take its lock within its budget."""
-    if gave_up.queued:
-        advice = (
-            "or raise its retries (schemaops = {'retries': N} on the Migration: the wait "
-            "lasts as long as the retries' backoff in all)."
-        )
-    else:
-        advice = (
-            "Run it when the table is quieter, or raise its budget: schemaops = "
-            "{'lock_timeout': ..., 'retries': ...} on the Migration (or "
-            "SCHEMAOPS['LOCK_TIMEOUT'] / ['RETRIES'])."
-        )
-    statement = f" Statement: {_first_line(gave_up.text)}." if gave_up.text else ""
-    if gave_up.queued:
-        return f"{running.label}: {gave_up.reason}, {advice}{statement} {_kept(running)}"
-    return f"{running.label}: {gave_up.reason}.{statement} {_kept(running)} {advice}"
-
-
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= 120 else line[:117] + "..."
-
-
-def _kept(running: _Running) -> str:
-    if running.migration.atomic:
-        return "Nothing of it was kept (its transaction rolled back)."
-    return (
-        "The statements before this one stayed applied (non-atomic migration); it is not "
-        "recorded as applied, so the next run starts it again: make its statements safe to "
-        "repeat (IF NOT EXISTS)."
-    )
