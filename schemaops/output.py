@@ -1,11 +1,16 @@
-"""Writing to a pipe whose reader may stop early (``| head``)."""
+"""What a run tells a person as it goes: the ``Progress`` callback library code
+reports through (as Django's executor reports through its ``progress_callback``),
+and writing to a pipe whose reader may stop early (``| head``)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+Progress = Callable[[str], None]
+"""Receives one line for a person to read; commands write it to their stdout."""
 
 
 @contextmanager

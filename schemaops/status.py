@@ -128,11 +128,11 @@ def django_migrations(using: str = DEFAULT_DB_ALIAS) -> list[MigrationState]:
     one where all or none of those it replaces are applied, the originals
     otherwise (as ``showmigrations`` does).
     """
-    loader = MigrationLoader(connections[using], ignore_no_migrations=True)
-    graph = loader.graph
-    applied = loader.applied_migrations
+    migration_loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+    graph = migration_loader.graph
+    applied = migration_loader.applied_migrations
     states: list[MigrationState] = []
-    for app in sorted(loader.migrated_apps):
+    for app in sorted(migration_loader.migrated_apps):
         shown: set[tuple[str, str]] = set()
         for leaf in graph.leaf_nodes(app):
             for node in graph.forwards_plan(leaf):

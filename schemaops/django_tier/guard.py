@@ -45,8 +45,8 @@ from schemaops.locking.discipline import Budget, GaveUp, LockDiscipline, WouldQu
 from schemaops.locking.errors import is_lock_timeout, original_error
 from schemaops.locking.policy import LockPolicy
 from schemaops.locking.timeouts import set_timeouts
+from schemaops.output import Progress
 
-Progress = Callable[[str], None]
 Applied = Callable[[Migration, int, int], bool]
 
 

@@ -17,8 +17,8 @@ from schemaops.locking import classify, holders, indexes
 from schemaops.locking.errors import first_line
 from schemaops.locking.progress import IndexBuildProgress
 from schemaops.locking.retry import backoff, queue_budget
+from schemaops.output import Progress
 
-Progress = Callable[[str], None]
 T = TypeVar("T")
 
 # Waiting for a long transaction to end: how often pg_locks is read, and the wait reported.

@@ -4,8 +4,6 @@ the registry (:mod:`schemaops.scripts.recording`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -13,11 +11,10 @@ from schemaops import conf
 from schemaops.exceptions import ScriptError
 from schemaops.locking.discipline import LockDiscipline, governing
 from schemaops.models import Direction, HistoryEntry, Outcome
+from schemaops.output import Progress
 from schemaops.recorder import Recorder
 from schemaops.scripts import atomic, nonatomic, recording
 from schemaops.scripts.script import Script, Section
-
-Progress = Callable[[str], None]
 
 
 class ScriptExecutor:

@@ -11,10 +11,10 @@ from django.db.migrations.loader import MigrationLoader
 from schemaops import conf
 from schemaops.exceptions import PlanError, ScriptError, ScriptNotFound, UnsafeStateError
 from schemaops.models import HistoryEntry
+from schemaops.output import Progress
 from schemaops.scripts import problems, state
 from schemaops.scripts.script import Script
 
-Progress = Callable[[str], None]
 # Called before each script runs; raises to refuse it (the lint gate).
 
 
