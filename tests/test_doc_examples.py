@@ -85,6 +85,7 @@ LINT_SARIF = (
     "commands/lint.md",
     "schemaops lint --format sarif --select prefer-text-field sql/orders.sql",
 )
+LINT_MARKDOWN = ("commands/lint.md", "schemaops lint --format markdown sql/orders.sql")
 LINT_DEMO = ("commands/lint.md", "python manage.py schemaops lint demo")
 LINT_ALL = ("commands/lint.md", "python manage.py schemaops lint")
 PLAN = ("commands/migrate.md", "python manage.py schemaops plan")
@@ -104,7 +105,8 @@ ADOPT_BY_HAND = (
 INSTALL_REGISTRY = ("installation.md", "python manage.py migrate schemaops")
 INSTALL_STATUS = ("installation.md", "python manage.py schemaops status")
 CHECKED = [
-    LINT_FOLDER, LINT_ORDERS, LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_DEMO, LINT_ALL, PLAN,
+    LINT_FOLDER, LINT_ORDERS, LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_MARKDOWN, LINT_DEMO,
+    LINT_ALL, PLAN,
     NEW_PAIR, NEW_APP, ADOPT_VALIDATE, ADOPT_REGISTRY, ADOPT_FROM, ADOPT_BY_HAND,
     INSTALL_REGISTRY, INSTALL_STATUS,
 ]  # fmt: skip
@@ -371,7 +373,9 @@ def test_lint_of_orders_sql_in_text(orders_folder: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", [LINT_JSON, LINT_GITHUB, LINT_SARIF], ids=["json", "github", "sarif"]
+    "key",
+    [LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_MARKDOWN],
+    ids=["json", "github", "sarif", "markdown"],
 )
 def test_lint_of_orders_sql_in_other_formats(key: tuple[str, str], orders_folder: Path) -> None:
     check_block(key, orders_folder)

@@ -158,6 +158,32 @@ def test_sarif_output_is_sarif_2_1_0(tmp_path: Path) -> None:
     assert all(r["helpUri"].endswith(f"/rules/{r['id']}/") for r in rules)
 
 
+def test_markdown_output_is_a_table_for_a_pull_request(tmp_path: Path) -> None:
+    write(tmp_path, "a|b.sql", "DROP INDEX i; -- one | two\nCREATE TABLE t (id int);\n")
+    completed = run("lint", "--format", "markdown", "a|b.sql", cwd=tmp_path)
+    assert completed.returncode == 1
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "**schemaops lint**: 1 error, 1 warning in 1 file."
+    assert lines[2:4] == ["| where | rule | message | hint |", "| --- | --- | --- | --- |"]
+    rows = lines[4:]
+    assert len(rows) == 2
+    assert rows[0].startswith(
+        "| `a\\|b.sql:1` | error: [require-concurrent-index-deletion]"
+        "(https://django-schemaops.readthedocs.io/en/latest/rules/require-concurrent-index-deletion/)"
+    )
+    # Each row has its four cells: no unescaped pipe inside one.
+    for row in rows:
+        assert len(row.replace("\\|", "").split("|")) == 6
+    assert "warning: [prefer-bigint-over-int]" in rows[1]
+
+
+def test_markdown_output_without_findings_is_the_summary_alone(tmp_path: Path) -> None:
+    write(tmp_path, "ok.sql", "CREATE TABLE t (id bigint);\n")
+    completed = run("lint", "--format", "markdown", "ok.sql", cwd=tmp_path)
+    assert completed.returncode == 0
+    assert completed.stdout == "**schemaops lint**: No findings in 1 file.\n"
+
+
 def test_pyproject_settings_and_options(tmp_path: Path) -> None:
     write(
         tmp_path,

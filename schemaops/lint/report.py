@@ -1,4 +1,5 @@
-"""Findings as text, JSON, GitHub workflow annotations or SARIF 2.1.0."""
+"""Findings as text, JSON, GitHub workflow annotations, SARIF 2.1.0 or a Markdown
+table for a pull-request comment."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from schemaops import __version__
 from schemaops.lint import rules
 from schemaops.lint.findings import Finding
 
-FORMATS = ("text", "json", "github", "sarif")
+FORMATS = ("text", "json", "github", "sarif", "markdown")
 DOCS_URL = "https://django-schemaops.readthedocs.io/en/latest/rules/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -59,6 +60,8 @@ def render(findings: Sequence[Finding], units: int, format: str, detail: str = "
         return "\n".join(_annotation(f) for f in findings)
     if format == "sarif":
         return json.dumps(sarif(findings), indent=2)
+    if format == "markdown":
+        return markdown(findings, units, detail)
     return "\n".join([*(str(f) for f in findings), _summary_line(findings, units, detail)])
 
 
@@ -140,3 +143,25 @@ def sarif(findings: Sequence[Finding]) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _cell(text: str) -> str:
+    """``text`` safe in a Markdown table cell: pipes escaped, one line."""
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split())
+
+
+def markdown(findings: Sequence[Finding], units: int, detail: str = "") -> str:
+    """A Markdown report fit for a pull-request comment: the summary line, then a
+    table (where, rule linked to its page, message, hint) when there are findings."""
+    lines = [f"**schemaops lint**: {_summary_line(findings, units, detail)}"]
+    if findings:
+        lines += ["", "| where | rule | message | hint |", "| --- | --- | --- | --- |"]
+        for f in findings:
+            icon = "error" if f.severity == rules.ERROR else "warning"
+            # In a code span a backslash is literal; a pipe still ends the cell.
+            where = f"{f.path}:{f.line}".replace("|", "\\|")
+            lines.append(
+                f"| `{where}` | {icon}: [{f.rule}]({DOCS_URL}{f.rule}/) "
+                f"| {_cell(f.message)} | {_cell(f.hint)} |"
+            )
+    return "\n".join(lines)
