@@ -10,14 +10,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemaops import __version__
 from schemaops.display import for_display
+from schemaops.exceptions import SchemaOpsError
 from schemaops.lint import config as config_module
 from schemaops.lint import report
 from schemaops.lint.files import lint_paths
 from schemaops.lint.options import add_lint_options, options_config
 from schemaops.output import quiet_when_the_reader_stops
+
+if TYPE_CHECKING:
+    from schemaops.lint.changes import Changed
 
 USAGE_ERROR = 2
 
@@ -53,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _changed(ref: str) -> Changed:
+    from schemaops.lint.changes import Changed  # git is run only for --changed
+
+    return Changed(ref)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the console script; return its exit status."""
     options = _parser().parse_args(argv)
@@ -60,10 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pyproject = options.config or config_module.find_pyproject(Path.cwd())
         base = config_module.from_pyproject(pyproject) if pyproject else config_module.LintConfig()
         config = options_config(options).over(base)
-    except config_module.LintConfigError as exc:
+        only = None if options.changed is None else _changed(options.changed)
+    except (config_module.LintConfigError, SchemaOpsError) as exc:
         print(f"schemaops lint: {for_display(str(exc))}", file=sys.stderr)
         return USAGE_ERROR
-    run = lint_paths(options.paths, config)
+    run = lint_paths(options.paths, config, only)
     findings = run.findings  # in sequence order, each unit's by line
     print(report.render(findings, run.units, options.format))
     for error in run.errors:

@@ -297,3 +297,77 @@ def test_a_folder_it_may_not_read_is_a_message_not_a_traceback() -> None:
     assert "locked: cannot be read (Permission denied). Check its permissions" in (
         completed.stderr
     )
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    """A git repository whose main branch has sql/1_base.sql (a finding of its own,
+    and a validated CHECK (x IS NOT NULL)), on a branch that adds sql/2_change.sql."""
+    git("init", "-q", "-b", "main", cwd=tmp_path)
+    write(
+        tmp_path / "sql",
+        "1_base.sql",
+        "DROP INDEX old_index;\n"
+        "ALTER TABLE t ADD CONSTRAINT t_x_not_null CHECK (x IS NOT NULL) NOT VALID;\n"
+        "ALTER TABLE t VALIDATE CONSTRAINT t_x_not_null;\n",
+    )
+    git("add", ".", cwd=tmp_path)
+    git("commit", "-q", "-m", "base", cwd=tmp_path)
+    git("checkout", "-q", "-b", "feature", cwd=tmp_path)
+    write(
+        tmp_path / "sql",
+        "2_change.sql",
+        "ALTER TABLE t ALTER COLUMN x SET NOT NULL;\nDROP INDEX new_index;\n",
+    )
+    git("add", ".", cwd=tmp_path)
+    git("commit", "-q", "-m", "change", cwd=tmp_path)
+    return tmp_path
+
+
+def test_changed_reports_the_branch_files_with_the_earlier_ones_as_context(
+    repository: Path,
+) -> None:
+    completed = run("lint", "sql", "--changed", "--format", "json", cwd=repository)
+    document = json.loads(completed.stdout)
+    assert [(f["path"], f["line"], f["rule"]) for f in document["findings"]] == [
+        ("sql/2_change.sql", 2, "require-concurrent-index-deletion")
+    ]  # not 1_base.sql's DROP INDEX; SET NOT NULL passes thanks to 1_base.sql's CHECK
+    assert document["summary"]["units"] == 1
+    everything = json.loads(run("lint", "sql", "--format", "json", cwd=repository).stdout)
+    assert everything["summary"]["units"] == 2
+
+
+def test_changed_counts_uncommitted_and_untracked_files(repository: Path) -> None:
+    (repository / "sql" / "1_base.sql").write_text("TRUNCATE t;\n", encoding="utf-8")
+    write(repository / "sql", "3_new.sql", "DROP TABLE u;\n")
+    completed = run("lint", "sql", "--changed=HEAD", cwd=repository)
+    assert completed.returncode == 1
+    assert "sql/1_base.sql:1:1: ban-truncate-table" in completed.stdout
+    assert "sql/3_new.sql:1:1: ban-drop-table" in completed.stdout
+    assert "2_change.sql" not in completed.stdout  # committed, so not changed since HEAD
+    assert completed.stdout.endswith("in 2 files.\n")
+
+
+def test_changed_with_an_unknown_ref_exits_2_naming_it(repository: Path) -> None:
+    completed = run("lint", "sql", "--changed=no-such-branch", cwd=repository)
+    assert completed.returncode == 2
+    assert "'no-such-branch' is not a commit git knows here" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_changed_outside_a_repository_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, "a.sql", "SELECT 1;\n")
+    completed = run("lint", "a.sql", "--changed", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "--changed: git rev-parse --show-toplevel failed: fatal: not a git repository" in (
+        completed.stderr
+    )

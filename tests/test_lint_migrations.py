@@ -287,3 +287,20 @@ def test_pending_before_the_registry_exists_counts_every_script_pending(case) ->
     call_command("schemaops", "lint", "--pending", stdout=out)
     # The demo's four scripts are all pending; of Django's, only lintapp's one.
     assert out.getvalue().endswith("No findings in 5 files (4 scripts, 1 migration).\n")
+
+
+def test_changed_reports_only_the_changed_migrations_with_the_others_as_context(case) -> None:
+    """--changed: a migration before the changed one still counts (its validated CHECK
+    lets the changed migration's SET NOT NULL pass), but only the changed one's findings
+    and count are reported."""
+    from schemaops.lint.changes import Changed
+
+    case("history")
+    folder = REPO_ROOT / "tests" / "lintapp" / "cases" / "history"
+    only = Changed.of([folder / "0005_validate.py"])
+    result = lint(pg_version=12, only=only)
+    everything = lint(pg_version=12)
+    assert result.migrations == 1
+    assert {path for path, _, _ in found(result)} == {"0005_validate.py"}
+    assert found(result) == [f for f in found(everything) if f[0] == "0005_validate.py"]
+    assert ("0005_validate.py", 11, "adding-not-nullable-field") not in found(result)

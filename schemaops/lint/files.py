@@ -14,6 +14,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemaops.display import display
 from schemaops.exceptions import ScriptError
@@ -23,6 +24,9 @@ from schemaops.lint.engine import lint_plain, lint_script
 from schemaops.lint.findings import Finding
 from schemaops.scripts.loader import Location, is_script_name, scripts_in
 from schemaops.scripts.script import Script
+
+if TYPE_CHECKING:
+    from schemaops.lint.changes import Changed
 
 _DIGITS = re.compile(r"([0-9]+)")
 
@@ -72,8 +76,9 @@ def _units(path: Path) -> list[Script | Path]:
     return [path]
 
 
-def lint_paths(paths: Sequence[Path], config: LintConfig) -> LintRun:
-    """Lint ``paths`` (files and folders, in the order given) as one sequence."""
+def lint_paths(paths: Sequence[Path], config: LintConfig, only: Changed | None = None) -> LintRun:
+    """Lint ``paths`` (files and folders, in the order given) as one sequence; with
+    ``only``, report (and count) only the files it covers, the others being context."""
     run = LintRun()
     context = LintContext(pg_version=config.pg_version or DEFAULT_PG_VERSION)
     for path in paths:
@@ -98,6 +103,7 @@ def lint_paths(paths: Sequence[Path], config: LintConfig) -> LintRun:
                 read = unit.path if isinstance(unit, Script) else unit
                 run.errors.append(_unreadable(read, exc))
                 continue
-            run.units += 1
-            run.findings.extend(config.keep(found))
+            if only is None or only.covers(unit.path if isinstance(unit, Script) else unit):
+                run.units += 1
+                run.findings.extend(config.keep(found))
     return run

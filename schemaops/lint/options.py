@@ -17,7 +17,8 @@ def add_lint_options(parser: argparse.ArgumentParser) -> None:
         choices=report.FORMATS,
         default="text",
         help="text (default): path:line:col: rule: message, then the hint; json: one object "
-        "with findings and summary; github: workflow annotations; sarif: SARIF 2.1.0.",
+        "with findings and summary; github: workflow annotations; sarif: SARIF 2.1.0; "
+        "markdown: a table for a pull-request comment.",
     )
     parser.add_argument(
         "--pg-version",
@@ -25,6 +26,16 @@ def add_lint_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"Target PostgreSQL major version (default: the server's when a database is "
         f"read, else {DEFAULT_PG_VERSION}).",
+    )
+    parser.add_argument(
+        "--changed",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="REF",
+        help="Report only the files added or modified since the git ref REF (default: where "
+        "the branch left the default branch), linted with everything before them as context; "
+        "uncommitted and untracked files count as changed.",
     )
     parser.add_argument("--select", metavar="RULE,...", default=None, help="Run only these rules.")
     parser.add_argument(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 
@@ -17,6 +19,9 @@ from schemaops.lint.engine import lint_script
 from schemaops.lint.findings import Finding
 from schemaops.lint.options import options_config
 from schemaops.scripts import loader, state
+
+if TYPE_CHECKING:
+    from schemaops.lint.changes import Changed
 
 __all__ = ["ProjectLintRun", "UsageError", "lint_project", "report"]
 
@@ -74,7 +79,8 @@ def lint_project(
     """
     try:
         config = options_config(dict(options)).over(config_module.from_settings())
-    except config_module.LintConfigError as exc:
+        only = _changed(options.get("changed"))
+    except (config_module.LintConfigError, SchemaOpsError) as exc:
         raise UsageError(str(exc)) from exc
     errors: list[str] = []
     try:
@@ -89,11 +95,11 @@ def lint_project(
         pg_version = database.server_version(using)
 
     if pending:
-        findings, scripts = _lint_pending_scripts(using, chosen, config, pg_version, errors)
+        findings, scripts = _lint_pending_scripts(using, chosen, config, pg_version, errors, only)
     else:
-        findings, scripts = _lint_all_scripts(chosen, config, pg_version, errors)
+        findings, scripts = _lint_all_scripts(chosen, config, pg_version, errors, only)
     result = lint_migrations(
-        config, app_labels=labels, using=using, pending=pending, pg_version=pg_version
+        config, app_labels=labels, using=using, pending=pending, pg_version=pg_version, only=only
     )
     findings.extend(result.findings)
     return ProjectLintRun(findings, scripts, result.migrations, result.not_rendered, errors)
@@ -105,9 +111,11 @@ def _lint_pending_scripts(
     config: LintConfig,
     pg_version: int | None,
     errors: list[str],
+    only: Changed | None,
 ) -> tuple[list[Finding], int]:
     """Lint the pending scripts of ``chosen`` as the deploy runs them; return the
-    findings and how many scripts were read, adding what could not be to ``errors``."""
+    findings and how many scripts were read (of those ``only`` covers), adding what
+    could not be to ``errors``."""
     names = {loc.name for loc in chosen}
     try:
         statuses = state.load(using)
@@ -117,7 +125,11 @@ def _lint_pending_scripts(
     good, malformed = state.runnable_scripts(s for s in statuses if s.location in names)
     errors.extend(malformed)
     with_version = dataclasses.replace(config, pg_version=pg_version)
-    return gate.lint_pending(using, good, with_version), len(good)
+    findings = gate.lint_pending(using, good, with_version)
+    if only is None:
+        return findings, len(good)
+    kept = [f for f in findings if only.covers(Path(f.path))]
+    return kept, sum(1 for script in good if only.covers(script.path))
 
 
 def _lint_all_scripts(
@@ -125,9 +137,11 @@ def _lint_all_scripts(
     config: LintConfig,
     pg_version: int | None,
     errors: list[str],
+    only: Changed | None,
 ) -> tuple[list[Finding], int]:
     """Lint every script of ``chosen`` in order, as one sequence; return the findings
-    and how many scripts were read, adding what could not be to ``errors``."""
+    and how many scripts were read (of those ``only`` covers), adding what could not
+    be to ``errors``."""
     findings: list[Finding] = []
     scripts = 0
     context = LintContext(pg_version=pg_version or DEFAULT_PG_VERSION)
@@ -139,9 +153,20 @@ def _lint_all_scripts(
             continue
         for script in location_scripts:
             try:
-                findings.extend(config.keep(lint_script(script, context)))
+                found = config.keep(lint_script(script, context))
             except ScriptError as exc:
                 errors.append(str(exc))
                 continue
-            scripts += 1
+            if only is None or only.covers(script.path):
+                findings.extend(found)
+                scripts += 1
     return findings, scripts
+
+
+def _changed(ref: object) -> Changed | None:
+    """``--changed [REF]``'s files (None: the option was not given)."""
+    if ref is None:
+        return None
+    from schemaops.lint.changes import Changed
+
+    return Changed(str(ref))

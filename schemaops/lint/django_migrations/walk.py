@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations import operations as ops
@@ -48,6 +49,9 @@ from schemaops.lint.django_migrations.operation import (
 from schemaops.lint.django_migrations.source import MigrationSource
 from schemaops.lint.engine import lint_statements
 from schemaops.lint.findings import Finding
+
+if TYPE_CHECKING:
+    from schemaops.lint.changes import Changed
 
 MigrationKey = tuple[str, str]
 
@@ -130,8 +134,10 @@ class MigrationLinter:
         using: str = DEFAULT_DB_ALIAS,
         pg_version: int | None = None,
         facts: LintContext | None = None,
+        only: Changed | None = None,
     ) -> None:
         self.config = config
+        self.only = only
         self.using = using
         self.connection = offline_connection(using)
         self.result = MigrationLintResult()
@@ -181,6 +187,8 @@ class MigrationLinter:
         for index, operation in enumerate(migration.operations):
             self._operation(unit, operation, state, (index,))
             operation.state_forwards(unit.app_label, state)
+        if self.only is not None and not self.only.covers(unit.source.path):
+            return  # context for the changed migrations after it, not reported
         self.result.migrations += 1
         findings = [*self._op_findings(unit), *unit.sql_findings]
         findings = suppressions.apply_migration_ignore(
@@ -280,13 +288,15 @@ def lint_migrations(
     using: str = DEFAULT_DB_ALIAS,
     pending: bool = False,
     pg_version: int | None = None,
+    only: Changed | None = None,
 ) -> MigrationLintResult:
     """Lint the migrations of ``app_labels`` (every app: None) as planned for ``using``;
-    ``pending`` reads the applied ones from the database and lints only the others."""
+    ``pending`` reads the applied ones from the database and lints only the others;
+    ``only`` reports only the migration files it covers (the rest are context)."""
     connection = connections[using] if pending else None
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     applied = set(loader.applied_migrations or {}) if pending else None
     # Pending: the database's validated CHECK (col IS NOT NULL) constraints count too.
     facts = database_context(using, pg_version) if pending else None
-    linter = MigrationLinter(config, using=using, pg_version=pg_version, facts=facts)
+    linter = MigrationLinter(config, using=using, pg_version=pg_version, facts=facts, only=only)
     return linter.lint(loader, app_labels, applied)
