@@ -35,6 +35,7 @@ VERSION_INDEPENDENT = frozenset(
         "test_loader",
         "test_embedded_server",
         "test_packaging",
+        "test_pre_commit",
     }
 )
 
