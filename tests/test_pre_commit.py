@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,11 +48,11 @@ class Migration(migrations.Migration):
 
 
 @pytest.fixture(scope="module")
-def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One pre-commit cache for the module: the hook's environment is built once."""
     if not PRE_COMMIT.exists():
         pytest.fail("pre-commit is not installed: it is in the [test] extra")
-    yield tmp_path_factory.mktemp("pre-commit-home")
+    return tmp_path_factory.mktemp("pre-commit-home")
 
 
 def git(*args: str, cwd: Path) -> None:
