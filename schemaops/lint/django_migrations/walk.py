@@ -56,7 +56,6 @@ _NOTHING_TO_JUDGE = (
     "RunPython",
     "AlterModelOptions",
     "AlterModelManagers",
-    "RemoveConstraint",
     "RenameIndex",
     "AlterOrderWithRespectTo",
     "AlterModelTableComment",
@@ -268,7 +267,7 @@ class MigrationLinter:
                 line,
                 column,
                 message,
-                rule.hint_for(True),
+                found.hint or rule.hint_for(True),
                 as_regclass(found.table),
             )
 
