@@ -471,3 +471,50 @@ def test_a_conditional_unique_constraint_takes_a_share_lock_not_access_exclusive
                 editor.delete_model(model)
     assert "ShareLock" in modes
     assert "AccessExclusiveLock" not in modes
+
+
+# Staged drops (cases/staged): 0002 removes from the models only, 0003 drops.
+
+
+def test_a_drop_a_migration_after_the_state_removal_is_not_reported(case) -> None:
+    """0003 drops a column, a table and a many-to-many's join table that 0002 took
+    out of the models; only the column still in the model is reported."""
+    case("staged")
+    assert [entry for entry in found(lint()) if entry[0] == "0003_drop.py"] == [
+        ("0003_drop.py", 14, "ban-drop-column"),
+    ]
+
+
+def test_a_drop_in_the_migration_of_the_state_removal_is_still_reported(case) -> None:
+    case("staged")
+    assert [entry for entry in found(lint()) if entry[0] == "0002_remove_from_state.py"] == [
+        ("0002_remove_from_state.py", 20, "ban-drop-column"),
+        ("0002_remove_from_state.py", 21, "ban-drop-table"),
+    ]
+
+
+@pytest.mark.django_db
+def test_pending_carries_the_state_removals_of_applied_migrations(case) -> None:
+    from django.db import connection
+
+    case("staged")
+    recorder = MigrationRecorder(connection)
+    for name in ["0001_initial", "0002_remove_from_state"]:
+        recorder.record_applied("lintapp", name)
+    assert found(lint(pending=True)) == [("0003_drop.py", 14, "ban-drop-column")]
+
+
+@pytest.mark.django_db
+def test_pending_state_removal_and_drop_in_one_deploy_are_reported(case) -> None:
+    """Both steps pending: they run in one deploy, while the old code still reads
+    the column and the tables."""
+    from django.db import connection
+
+    case("staged")
+    MigrationRecorder(connection).record_applied("lintapp", "0001_initial")
+    assert [entry for entry in found(lint(pending=True)) if entry[0] == "0003_drop.py"] == [
+        ("0003_drop.py", 10, "ban-drop-column"),
+        ("0003_drop.py", 11, "ban-drop-table"),
+        ("0003_drop.py", 12, "ban-drop-table"),
+        ("0003_drop.py", 14, "ban-drop-column"),
+    ]

@@ -38,6 +38,11 @@ class LintContext:
     # (table, column) pairs a validated one proves.
     not_null_checks: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     validated_not_null: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    # Across units: the (table, column) pairs and the tables an earlier Django
+    # migration removed from the models only (SeparateDatabaseAndState's
+    # state_operations), so the code deployed since no longer reads them.
+    state_removed_columns: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    state_removed_tables: set[str] = dataclasses.field(default_factory=set)
 
     def start_unit(self, atomic: bool) -> None:
         """Forget what belongs to the previous unit; ``atomic`` opens its transaction."""
@@ -53,6 +58,13 @@ class LintContext:
 
     def has_validated_not_null(self, table: str, column: str) -> bool:
         return (_bare(table), column) in self.validated_not_null
+
+    def removed_from_state_before(self, table: str, column: str | None = None) -> bool:
+        """Whether an earlier migration removed the column (``column`` None: the table)
+        from the models only, the first step of a staged drop."""
+        if column is None:
+            return _bare(table) in self.state_removed_tables
+        return (_bare(table), column) in self.state_removed_columns
 
     def added_in_this_transaction(self, constraint: str) -> bool:
         return constraint in self.transaction_constraints

@@ -44,6 +44,20 @@ def column_name(name: str, field: Field[Any, Any]) -> str:
     return name
 
 
+def join_table(table: str, name: str, field: Field[Any, Any]) -> str:
+    """The table of many-to-many field ``name`` of the model whose table is ``table``:
+    its ``db_table``, else Django's ``table_name`` (cut to PostgreSQL's 63 bytes)."""
+    from django.db.backends.utils import truncate_name
+
+    through = getattr(field.remote_field, "through", None)
+    if through is not None:  # an explicit through model has a table of its own
+        return ""
+    explicit: object = getattr(field, "db_table", None)
+    if explicit:
+        return str(explicit)
+    return str(truncate_name(f"{table}_{name}", 63))
+
+
 @dataclasses.dataclass(frozen=True)
 class Found:
     """A finding of a Django-operation check, before it has a file position."""

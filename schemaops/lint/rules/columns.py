@@ -253,6 +253,8 @@ def _alter_field_column_renamed(op: Any, check: OperationCheck) -> None:
 )
 def _ban_drop_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "drop_column"):
+        if context.removed_from_state_before(statement.table, action.column_name):
+            continue  # the second step of a staged drop
         yield action.offset, f"column {action.column_name}"
 
 
