@@ -159,10 +159,14 @@ def state_only_removals(operation: Any, app_label: str, state: ProjectState) -> 
     if not isinstance(operation, ops.SeparateDatabaseAndState):
         return []
     removed: list[StateRemoval] = []
-    state = state.clone()
-    for inner in operation.state_operations:
-        removed.extend(_removed_by(inner, app_label, state))
-        inner.state_forwards(app_label, state)
+    inners = list(operation.state_operations)
+    # Each is read against the state the ones before it leave (a copy: the walk's
+    # own state moves on with the whole operation).
+    working = state.clone() if len(inners) > 1 else state
+    for position, inner in enumerate(inners):
+        removed.extend(_removed_by(inner, app_label, working))
+        if position < len(inners) - 1:
+            inner.state_forwards(app_label, working)
     return removed
 
 
