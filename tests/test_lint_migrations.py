@@ -376,6 +376,16 @@ def _offline(name: str, index: int) -> str:
     return render_sql(operation, "lintapp", state, offline_connection("default"))
 
 
+def test_an_alter_field_cannot_be_rendered_offline(case) -> None:
+    """Why the AlterField checks read the old and new fields rather than rendered SQL:
+    Django asks the database for the names of the constraints and indexes it drops."""
+    from schemaops.lint.django_migrations.offline import NeedsDatabase
+
+    case("hiddenlocks")
+    with pytest.raises(NeedsDatabase):
+        _offline("0002_hidden_locks", 0)
+
+
 @pytest.mark.django_db
 def test_django_renders_a_rename_and_a_type_change_for_a_foreign_key_to_a_char_field(
     case,
