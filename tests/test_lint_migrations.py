@@ -304,3 +304,254 @@ def test_changed_reports_only_the_changed_migrations_with_the_others_as_context(
     assert {path for path, _, _ in found(result)} == {"0005_validate.py"}
     assert found(result) == [f for f in found(everything) if f[0] == "0005_validate.py"]
     assert ("0005_validate.py", 11, "adding-not-nullable-field") not in found(result)
+
+
+# Operations whose SQL locks more than their name says (cases/hiddenlocks).
+
+
+def test_operations_that_lock_more_than_their_name_says_are_found(case) -> None:
+    """0002: each AlterField, RemoveConstraint and AddConstraint whose SQL drops or
+    builds an index, renames or retypes a column; not the integer field's unique
+    removal nor the plain UniqueConstraint's (DROP CONSTRAINT, brief)."""
+    case("hiddenlocks")
+    assert [entry for entry in found(lint()) if entry[0] == "0002_hidden_locks.py"] == [
+        ("0002_hidden_locks.py", 11, "changing-column-type"),
+        ("0002_hidden_locks.py", 11, "renaming-column"),
+        ("0002_hidden_locks.py", 11, "require-concurrent-index-deletion"),
+        ("0002_hidden_locks.py", 13, "require-concurrent-index-creation"),
+        ("0002_hidden_locks.py", 15, "require-concurrent-index-deletion"),
+        ("0002_hidden_locks.py", 17, "require-concurrent-index-deletion"),
+        ("0002_hidden_locks.py", 21, "require-concurrent-index-deletion"),
+        ("0002_hidden_locks.py", 22, "require-concurrent-index-deletion"),
+        ("0002_hidden_locks.py", 26, "require-concurrent-index-creation"),
+        ("0002_hidden_locks.py", 33, "disallowed-unique-constraint"),
+        ("0002_hidden_locks.py", 37, "renaming-column"),
+    ]
+
+
+def test_their_concurrent_rewrites_are_clean(case) -> None:
+    """0003: the same kinds of change with the models in state_operations and RunSQL
+    ... CONCURRENTLY in database_operations."""
+    case("hiddenlocks")
+    assert not [f for f in lint().findings if f.path.endswith("0003_concurrently.py")]
+
+
+def test_a_foreign_key_to_a_char_field_is_a_rename_and_a_type_change(case) -> None:
+    case("hiddenlocks")
+    by_rule = {f.rule: f for f in lint().findings if f.line == 11}
+    assert "book.author: bigint to varchar(20)" in by_rule["changing-column-type"].message
+    assert "column author_id to author" in by_rule["renaming-column"].message
+
+
+@pytest.mark.django_db
+def test_a_new_db_column_is_a_rename(case) -> None:
+    case("hiddenlocks")
+    (finding,) = [f for f in lint().findings if f.line == 37]
+    assert "book.stock: column stock to in_stock" in finding.message
+    assert 'RENAME COLUMN "stock" TO "in_stock"' in _sqlmigrate("0002_hidden_locks", 10)
+
+
+def test_a_conditional_unique_constraint_is_an_index_build_with_the_django_way(case) -> None:
+    case("hiddenlocks")
+    (finding,) = [f for f in lint().findings if f.line == 26]
+    assert finding.rule == "require-concurrent-index-creation"
+    assert "SHARE lock" in finding.message
+    assert "SeparateDatabaseAndState" in finding.hint
+    assert "RunSQL CREATE UNIQUE INDEX CONCURRENTLY" in finding.hint
+    assert "AddIndexConcurrently" not in finding.hint
+
+
+def _before(name: str, index: int) -> tuple[object, object]:
+    """Operation ``index`` of lintapp migration ``name`` and the state before it."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    migration = loader.get_migration("lintapp", name)
+    state = loader.project_state(tuple(migration.dependencies[0]), at_end=True)
+    for operation in migration.operations[:index]:
+        operation.state_forwards("lintapp", state)
+    return migration.operations[index], state
+
+
+def _sqlmigrate(name: str, index: int) -> str:
+    """What ``sqlmigrate`` shows for one operation: lintapp's tables created as in the
+    state before it, then its SQL collected with the database's introspection (an
+    AlterField asks the database for the names of the indexes it drops)."""
+    from django.db import connection
+
+    from schemaops.lint.django_migrations.offline import render_sql
+
+    operation, state = _before(name, index)
+    with connection.schema_editor() as editor:
+        for model in state.apps.get_app_config("lintapp").get_models():
+            editor.create_model(model)
+    return render_sql(operation, "lintapp", state, connection)
+
+
+def _offline(name: str, index: int) -> str:
+    from schemaops.lint.django_migrations.offline import offline_connection, render_sql
+
+    operation, state = _before(name, index)
+    return render_sql(operation, "lintapp", state, offline_connection("default"))
+
+
+def test_an_alter_field_cannot_be_rendered_offline(case) -> None:
+    """Why the AlterField checks read the old and new fields rather than rendered SQL:
+    Django asks the database for the names of the constraints and indexes it drops."""
+    from schemaops.lint.django_migrations.offline import NeedsDatabase
+
+    case("hiddenlocks")
+    with pytest.raises(NeedsDatabase):
+        _offline("0002_hidden_locks", 0)
+
+
+@pytest.mark.django_db
+def test_django_renders_a_rename_and_a_type_change_for_a_foreign_key_to_a_char_field(
+    case,
+) -> None:
+    case("hiddenlocks")
+    sql = _sqlmigrate("0002_hidden_locks", 0)
+    assert 'RENAME COLUMN "author_id" TO "author"' in sql
+    assert 'TYPE varchar(20) USING "author"::varchar(20)' in sql
+    assert 'DROP INDEX IF EXISTS "lintapp_book_author_id_' in sql
+
+
+@pytest.mark.django_db
+def test_django_renders_a_plain_create_index_for_unique_to_db_index(case) -> None:
+    case("hiddenlocks")
+    sql = _sqlmigrate("0002_hidden_locks", 1)
+    assert "DROP CONSTRAINT" in sql
+    assert 'CREATE INDEX "lintapp_book_code_' in sql
+    assert "CONCURRENTLY" not in sql
+
+
+@pytest.mark.django_db
+def test_django_renders_drop_index_for_both_indexes_of_a_db_index_removed(case) -> None:
+    case("hiddenlocks")
+    sql = _sqlmigrate("0002_hidden_locks", 2)
+    prefix = 'DROP INDEX IF EXISTS "lintapp_book_slug_'
+    drops = [s for s in sql.splitlines() if s.startswith(prefix)]
+    assert len(drops) == 2
+    assert sum(s.endswith('_like";') for s in drops) == 1
+
+
+@pytest.mark.django_db
+def test_django_renders_drop_index_of_the_like_index_when_unique_goes(case) -> None:
+    case("hiddenlocks")
+    sql = _sqlmigrate("0002_hidden_locks", 3)
+    assert 'DROP INDEX IF EXISTS "lintapp_book_sku_' in sql
+    assert '_like"' in sql
+
+
+@pytest.mark.django_db
+def test_removing_unique_from_an_integer_field_drops_no_index_that_exists(case) -> None:
+    """Django renders DROP INDEX IF EXISTS of a _like index for any type, but only
+    varchar and text columns have one: here it names nothing, so nothing is locked."""
+    from django.db import connection
+
+    case("hiddenlocks")
+    (drop,) = [s for s in _sqlmigrate("0002_hidden_locks", 4).splitlines() if "DROP INDEX" in s]
+    name = drop.split('"')[1]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [name])
+        assert cursor.fetchone() == (None,)
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'lintapp_book'")
+        assert cursor.fetchone()[0] > 0  # the table and its other indexes exist
+
+
+def test_django_renders_drop_index_for_a_conditional_or_expression_unique_constraint(
+    case,
+) -> None:
+    case("hiddenlocks")
+    assert _offline("0002_hidden_locks", 5) == 'DROP INDEX IF EXISTS "book_slug_in_stock";'
+    assert _offline("0002_hidden_locks", 6) == 'DROP INDEX IF EXISTS "book_code_lower";'
+    plain = _offline("0002_hidden_locks", 7)
+    assert plain == 'ALTER TABLE "lintapp_book" DROP CONSTRAINT "book_sku_rank";'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_conditional_unique_constraint_takes_a_share_lock_not_access_exclusive(case) -> None:
+    """What Django renders for it is CREATE UNIQUE INDEX ... WHERE; run on existing
+    tables, it holds SHARE on the table (pg_locks), which lets reads through: an index
+    build, not ADD UNIQUE's ACCESS EXCLUSIVE."""
+    from django.db import connection, transaction
+
+    case("hiddenlocks")
+    sql = _offline("0002_hidden_locks", 8)
+    assert sql.startswith('CREATE UNIQUE INDEX "book_sku_in_stock" ON "lintapp_book"')
+    assert 'WHERE "stock" > 0' in sql
+    _, state = _before("0002_hidden_locks", 8)
+    models = list(state.apps.get_app_config("lintapp").get_models())
+    with connection.schema_editor() as editor:  # committed: no lock of CREATE TABLE left
+        for model in models:
+            editor.create_model(model)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+            cursor.execute(
+                "SELECT mode FROM pg_locks WHERE pid = pg_backend_pid()"
+                " AND relation = 'lintapp_book'::regclass"
+            )
+            modes = {row[0] for row in cursor.fetchall()}
+            transaction.set_rollback(True)
+    finally:
+        with connection.schema_editor() as editor:
+            for model in reversed(models):
+                editor.delete_model(model)
+    assert "ShareLock" in modes
+    assert "AccessExclusiveLock" not in modes
+
+
+# Staged drops (cases/staged): 0002 removes from the models only, 0003 drops.
+
+
+def test_a_drop_a_migration_after_the_state_removal_is_not_reported(case) -> None:
+    """0003 drops a column, a table and a many-to-many's join table that 0002 took
+    out of the models; only the column still in the model is reported."""
+    case("staged")
+    assert [entry for entry in found(lint()) if entry[0] == "0003_drop.py"] == [
+        ("0003_drop.py", 14, "ban-drop-column"),
+    ]
+
+
+def test_a_drop_in_the_migration_of_the_state_removal_is_still_reported(case) -> None:
+    case("staged")
+    assert [entry for entry in found(lint()) if entry[0] == "0002_remove_from_state.py"] == [
+        ("0002_remove_from_state.py", 20, "ban-drop-column"),
+        ("0002_remove_from_state.py", 21, "ban-drop-table"),
+    ]
+
+
+@pytest.mark.django_db
+def test_pending_carries_the_state_removals_of_applied_migrations(case) -> None:
+    from django.db import connection
+
+    case("staged")
+    recorder = MigrationRecorder(connection)
+    for name in ["0001_initial", "0002_remove_from_state"]:
+        recorder.record_applied("lintapp", name)
+    assert [entry for entry in found(lint(pending=True)) if entry[0] == "0003_drop.py"] == [
+        ("0003_drop.py", 14, "ban-drop-column"),
+    ]
+
+
+@pytest.mark.django_db
+def test_pending_state_removal_and_drop_in_one_deploy_are_reported(case) -> None:
+    """Both steps pending: they run in one deploy, while the old code still reads
+    the column and the tables."""
+    from django.db import connection
+
+    case("staged")
+    MigrationRecorder(connection).record_applied("lintapp", "0001_initial")
+    assert [entry for entry in found(lint(pending=True)) if entry[0] == "0003_drop.py"] == [
+        ("0003_drop.py", 10, "ban-drop-column"),
+        ("0003_drop.py", 11, "ban-drop-table"),
+        ("0003_drop.py", 12, "ban-drop-table"),
+        ("0003_drop.py", 14, "ban-drop-column"),
+    ]
+
+
+def test_a_staged_drop_counts_once(case) -> None:
+    """0004 adds a column of the name 0003 dropped, and drops it: that is reported."""
+    case("staged")
+    assert [entry for entry in found(lint()) if entry[0] == "0004_again.py"] == [
+        ("0004_again.py", 11, "ban-drop-column"),
+    ]

@@ -38,6 +38,11 @@ class LintContext:
     # (table, column) pairs a validated one proves.
     not_null_checks: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     validated_not_null: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    # Across units: the (table, column) pairs and the tables an earlier Django
+    # migration removed from the models only (SeparateDatabaseAndState's
+    # state_operations), so the code deployed since no longer reads them.
+    state_removed_columns: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    state_removed_tables: set[str] = dataclasses.field(default_factory=set)
 
     def start_unit(self, atomic: bool) -> None:
         """Forget what belongs to the previous unit; ``atomic`` opens its transaction."""
@@ -53,6 +58,13 @@ class LintContext:
 
     def has_validated_not_null(self, table: str, column: str) -> bool:
         return (_bare(table), column) in self.validated_not_null
+
+    def removed_from_state_before(self, table: str, column: str | None = None) -> bool:
+        """Whether an earlier migration removed the column (``column`` None: the table)
+        from the models only, the first step of a staged drop."""
+        if column is None:
+            return _bare(table) in self.state_removed_tables
+        return (_bare(table), column) in self.state_removed_columns
 
     def added_in_this_transaction(self, constraint: str) -> bool:
         return constraint in self.transaction_constraints
@@ -74,10 +86,15 @@ class LintContext:
             self.transaction_ddl_tables = set()
         elif kind == "create_table":
             self.created_tables.add(table)
+        elif kind == "drop_table":
+            # A staged drop is done: a table of that name made later is another one.
+            self.state_removed_tables.discard(table)
         elif kind == "alter_table":
             self.transaction_ddl_tables.add(table)
             for action in statement.actions:
-                if action.kind == "add_constraint" and action.constraint_name:
+                if action.kind == "drop_column":
+                    self.state_removed_columns.discard((table, action.column_name))
+                elif action.kind == "add_constraint" and action.constraint_name:
                     self.transaction_constraints.add(action.constraint_name)
                     match = _NOT_NULL_CHECK.match(action.expression)
                     if action.constraint == "check" and match:

@@ -15,11 +15,17 @@ from schemaops.lint.django_migrations.operation import (
     OperationCheck,
     column_name,
     db_table,
+    join_table,
     operation_class,
 )
 
 if TYPE_CHECKING:
-    from django.db.migrations.state import ModelState
+    from django.db.migrations.state import ModelState, ProjectState
+
+    from schemaops.lint.context import LintContext
+
+StateRemoval = tuple[str, str | None]
+"""A table and column (None: the table itself) removed from the models only."""
 
 _Recorder = Callable[[Any, OperationCheck], None]
 _RECORDERS: dict[str, _Recorder] = {}
@@ -142,3 +148,55 @@ def _not_null_column(constraint: object) -> str | None:
         if isinstance(child, tuple) and child[0].endswith("__isnull") and child[1] is False:
             return str(child[0][: -len("__isnull")])
     return None
+
+
+def state_only_removals(operation: Any, app_label: str, state: ProjectState) -> list[StateRemoval]:
+    """The columns and tables ``operation`` removes from the models only: the
+    ``RemoveField`` and ``DeleteModel`` among a ``SeparateDatabaseAndState``'s
+    state operations, read against ``state`` (the state before it)."""
+    from django.db.migrations import operations as ops
+
+    if not isinstance(operation, ops.SeparateDatabaseAndState):
+        return []
+    removed: list[StateRemoval] = []
+    inners = list(operation.state_operations)
+    # Each is read against the state the ones before it leave (a copy: the walk's
+    # own state moves on with the whole operation).
+    working = state.clone() if len(inners) > 1 else state
+    for position, inner in enumerate(inners):
+        removed.extend(_removed_by(inner, app_label, working))
+        if position < len(inners) - 1:
+            inner.state_forwards(app_label, working)
+    return removed
+
+
+def _removed_by(operation: Any, app_label: str, state: ProjectState) -> list[StateRemoval]:
+    from django.db.migrations import operations as ops
+
+    if isinstance(operation, ops.SeparateDatabaseAndState):
+        return state_only_removals(operation, app_label, state)
+    name = getattr(operation, "model_name", None) or getattr(operation, "name", "")
+    model = state.models.get((app_label, str(name).lower()))
+    if model is None or model.options.get("managed", True) is False or model.options.get("proxy"):
+        return []
+    table = db_table(app_label, model.name_lower, model.options.get("db_table"))
+    if isinstance(operation, ops.DeleteModel):
+        return [(table, None)]
+    if not isinstance(operation, ops.RemoveField):
+        return []
+    field = model.fields.get(operation.name)
+    if field is None:
+        return []
+    if field.many_to_many:
+        through = join_table(table, operation.name, field)
+        return [(through, None)] if through else []
+    return [(table, column_name(operation.name, field))]
+
+
+def remember_state_removals(removals: list[StateRemoval], context: LintContext) -> None:
+    """Carry ``removals`` forward, for the migrations after the one that made them."""
+    for table, column in removals:
+        if column is None:
+            context.state_removed_tables.add(table)
+        else:
+            context.state_removed_columns.add((table, column))

@@ -44,6 +44,20 @@ def column_name(name: str, field: Field[Any, Any]) -> str:
     return name
 
 
+def join_table(table: str, name: str, field: Field[Any, Any]) -> str:
+    """The table of many-to-many field ``name`` of the model whose table is ``table``:
+    its ``db_table``, else Django's ``table_name`` (cut to PostgreSQL's 63 bytes)."""
+    from django.db.backends.utils import truncate_name
+
+    through = getattr(field.remote_field, "through", None)
+    if through is not None:  # an explicit through model has a table of its own
+        return ""
+    explicit: object = getattr(field, "db_table", None)
+    if explicit:
+        return str(explicit)
+    return str(truncate_name(f"{table}_{name}", 63))
+
+
 @dataclasses.dataclass(frozen=True)
 class Found:
     """A finding of a Django-operation check, before it has a file position."""
@@ -53,6 +67,7 @@ class Found:
     detail: str
     message: str
     table: str
+    hint: str = ""
 
 
 @dataclasses.dataclass
@@ -92,10 +107,11 @@ class OperationCheck:
     def context(self) -> LintContext:
         return self.unit.context
 
-    def find(self, rule: RuleName, detail: str, message: str = "") -> None:
+    def find(self, rule: RuleName, detail: str, message: str = "", hint: str = "") -> None:
         """Report ``rule`` at this operation; ``message`` replaces the rule's where
-        the SQL wording would mislead."""
-        self.unit.found.append(Found(rule, self.path, detail, message, self.table))
+        the SQL wording would mislead, ``hint`` its Django hint where that names the
+        wrong operation."""
+        self.unit.found.append(Found(rule, self.path, detail, message, self.table, hint))
 
     def model(self, name: str) -> ModelState | None:
         """The model ``name`` of this app in the state before the operation."""
@@ -132,6 +148,39 @@ class OperationCheck:
             return None
         return None if value is None else str(value)
 
+    def column_type(self, field: Field[Any, Any]) -> str | None:
+        """The column type of ``field``, a relation's included (its target field's,
+        found in the state); None when that needs more than the state."""
+        if not (field.many_to_one or field.one_to_one):
+            return self.db_type(field)
+        remote = field.remote_field
+        if remote is None:
+            return None
+        target: object = remote.model
+        if not isinstance(target, str):
+            meta = getattr(target, "_meta", None)
+            target = f"{meta.app_label}.{meta.model_name}" if meta is not None else ""
+        app_label, _, model_name = str(target).rpartition(".")
+        model = self.state.models.get((app_label or self.app_label, model_name.lower()))
+        if model is None:
+            return None
+        to_field = getattr(remote, "field_name", None)
+        found = next(
+            (
+                candidate
+                for name, candidate in model.fields.items()
+                if (name == to_field if to_field else candidate.primary_key)
+            ),
+            None,
+        )
+        if found is None or found.is_relation:
+            return None
+        try:
+            value = found.rel_db_type(self.unit.connection)
+        except Exception:  # custom fields may need a rendered model
+            return None
+        return None if value is None else str(value)
+
     def added_together(self, name: str, value: Any, option: str) -> list[tuple[str, ...]]:
         """The field tuples ``AlterUniqueTogether``/``AlterIndexTogether`` adds to
         ``option`` of model ``name`` (none for a model with nothing to lock)."""
@@ -140,6 +189,20 @@ class OperationCheck:
             return []
         old = {tuple(names) for names in model.options.get(option) or ()}
         return sorted(set(value or ()) - old)
+
+
+_INDEX_ONLY = ("condition", "expressions", "include", "opclasses")
+
+
+def builds_unique_index(constraint: object) -> bool:
+    """Whether Django makes ``constraint`` a unique index rather than a table
+    constraint: a ``UniqueConstraint`` with a condition, expressions, ``include``
+    or ``opclasses`` (``CREATE UNIQUE INDEX`` to add it, ``DROP INDEX`` to remove it)."""
+    from django.db.models import UniqueConstraint
+
+    if not isinstance(constraint, UniqueConstraint):
+        return False
+    return any(getattr(constraint, name, None) for name in _INDEX_ONLY)
 
 
 # Operations some Django versions do not have.

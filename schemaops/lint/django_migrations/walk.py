@@ -33,7 +33,13 @@ from schemaops.lint import rules, suppressions
 from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
 from schemaops.lint.database import database_context
-from schemaops.lint.django_migrations.facts import record_facts, recorded_names
+from schemaops.lint.django_migrations.facts import (
+    StateRemoval,
+    record_facts,
+    recorded_names,
+    remember_state_removals,
+    state_only_removals,
+)
 from schemaops.lint.django_migrations.offline import (
     NeedsDatabase,
     offline_connection,
@@ -60,7 +66,6 @@ _NOTHING_TO_JUDGE = (
     "RunPython",
     "AlterModelOptions",
     "AlterModelManagers",
-    "RemoveConstraint",
     "RenameIndex",
     "AlterOrderWithRespectTo",
     "AlterModelTableComment",
@@ -118,6 +123,8 @@ class _Unit:
     source: MigrationSource
     shared: MigrationUnit
     sql_findings: list[Finding] = dataclasses.field(default_factory=list)
+    state_removals: list[StateRemoval] = dataclasses.field(default_factory=list)
+    """What this migration removed from the models only, for the later ones."""
 
     @property
     def app_label(self) -> str:
@@ -174,6 +181,8 @@ class MigrationLinter:
                 self._lint_migration(migration, state)
             else:
                 for operation in migration.operations:
+                    removals = state_only_removals(operation, app_label, state)
+                    remember_state_removals(removals, self.facts)
                     operation.state_forwards(app_label, state)
         return self.result
 
@@ -190,6 +199,10 @@ class MigrationLinter:
         if self.only is not None and not self.only.covers(unit.source.path):
             return  # context for the changed migrations after it, not reported
         self.result.migrations += 1
+        # A staged drop needs a deploy between its steps. Pending migrations run in
+        # one deploy, so only an applied one's state removal counts then.
+        if not context.carry_created:
+            remember_state_removals(unit.state_removals, context)
         findings = [*self._op_findings(unit), *unit.sql_findings]
         findings = suppressions.apply_migration_ignore(
             findings, migration, unit.source.display, lambda: unit.source.ignore_line
@@ -231,6 +244,8 @@ class MigrationLinter:
         state: ProjectState,
         path: tuple[int, ...],
     ) -> None:
+        if len(path) == 1:  # the models' state (a nested one's is the database's)
+            unit.state_removals.extend(state_only_removals(op, unit.app_label, state))
         # The database operations see a state of their own, as Django runs them.
         database_state = state.clone()
         for index, inner in enumerate(op.database_operations):
@@ -276,7 +291,7 @@ class MigrationLinter:
                 line,
                 column,
                 message,
-                rule.hint_for(True),
+                found.hint or rule.hint_for(True),
                 as_regclass(found.table),
             )
 

@@ -184,7 +184,7 @@ def _alter_field(op: Any, check: OperationCheck) -> None:
     if model is None or old is None or new.many_to_many:
         return
     where = f"{op.model_name_lower}.{op.name}"
-    old_type, new_type = check.db_type(old), check.db_type(new)
+    old_type, new_type = check.column_type(old), check.column_type(new)
     if (
         old_type
         and new_type
@@ -227,6 +227,23 @@ def _rename_field(op: Any, check: OperationCheck) -> None:
         )
 
 
+@operation_check("AlterField")
+def _alter_field_column_renamed(op: Any, check: OperationCheck) -> None:
+    model = check.existing(op.model_name)
+    old = model.fields.get(op.name) if model is not None else None
+    new = op.field
+    if old is None or old.many_to_many or new.many_to_many:
+        return
+    old_column, new_column = column_name(op.name, old), column_name(op.name, new)
+    if old_column != new_column:
+        # A ForeignKey to a plain field (author_id to author), or a new db_column.
+        check.find(
+            RuleName.RENAMING_COLUMN,
+            f"{op.model_name_lower}.{op.name}: column {old_column} to {new_column}",
+            "AlterField renames the column: the code still running uses the old name.",
+        )
+
+
 @rule(
     RuleName.BAN_DROP_COLUMN,
     ERROR,
@@ -236,6 +253,8 @@ def _rename_field(op: Any, check: OperationCheck) -> None:
 )
 def _ban_drop_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "drop_column"):
+        if context.removed_from_state_before(statement.table, action.column_name):
+            continue  # the second step of a staged drop
         yield action.offset, f"column {action.column_name}"
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from schemaops.lint.context import LintContext
+from schemaops.lint.django_migrations.operation import builds_unique_index
 from schemaops.lint.rules import (
     ERROR,
     WARNING,
@@ -49,6 +50,8 @@ def _add_constraint(op: Any, check: OperationCheck) -> None:
     constraint = op.constraint
     if check.existing(op.model_name) is None:
         return
+    if builds_unique_index(constraint):
+        return  # CREATE UNIQUE INDEX: an index build (indexes.py)
     if isinstance(constraint, UniqueConstraint):
         check.find(RuleName.DISALLOWED_UNIQUE_CONSTRAINT, f"constraint {constraint.name}")
     elif isinstance(constraint, CheckConstraint):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from schemaops.lint.context import LintContext
+from schemaops.lint.django_migrations.operation import builds_unique_index
 from schemaops.lint.rules import ERROR, RuleName, existed_before, operation_check, rule
 from schemaops.lint.syntax import SqlStatement
 
@@ -72,6 +73,72 @@ def _field_index_altered(op: Any, check: OperationCheck) -> None:
         )
 
 
+def _has_like_index(field: Any, check: OperationCheck) -> bool:
+    """Whether Django gave the field's column a second, ``_like`` index: a varchar or
+    text column (not an array) with an index or unique. A ``db_collation`` is left
+    out: whether Django made one depends on the collation, which only the database
+    knows."""
+    if not (field.db_index or field.unique) or getattr(field, "db_collation", None):
+        return False
+    column_type = check.column_type(field)
+    return (
+        column_type is not None
+        and "[" not in column_type
+        and column_type.startswith(("varchar", "text"))
+    )
+
+
+@operation_check("AlterField")
+def _field_unique_to_index(op: Any, check: OperationCheck) -> None:
+    model = check.existing(op.model_name)
+    old = model.fields.get(op.name) if model is not None else None
+    new = op.field
+    if old is None or new.many_to_many or old.primary_key or new.primary_key:
+        return
+    # Django drops the unique constraint and builds a plain index in its place.
+    if old.unique and _indexed(new) and not new.unique:
+        check.find(
+            RuleName.REQUIRE_CONCURRENT_INDEX_CREATION,
+            f"index on {op.model_name_lower}.{op.name}",
+            "unique=True to db_index=True drops the unique constraint and builds a plain "
+            "index with CREATE INDEX, without CONCURRENTLY: writes wait while it builds.",
+        )
+
+
+@operation_check("AlterField")
+def _field_index_dropped(op: Any, check: OperationCheck) -> None:
+    model = check.existing(op.model_name)
+    old = model.fields.get(op.name) if model is not None else None
+    new = op.field
+    if old is None or new.many_to_many or old.primary_key or new.primary_key:
+        return
+    where = f"{op.model_name_lower}.{op.name}"
+    like = " and its _like index" if _has_like_index(old, check) else ""
+    hint = (
+        "SeparateDatabaseAndState: the AlterField in state_operations; in "
+        "database_operations, RunSQL DROP INDEX CONCURRENTLY IF EXISTS for each index "
+        "(sqlmigrate shows their names), in a migration with atomic = False."
+    )
+    if _indexed(old) and not old.unique and (not _indexed(new) or new.unique):
+        check.find(
+            RuleName.REQUIRE_CONCURRENT_INDEX_DELETION,
+            f"index on {where}{like}",
+            "Removing the field's db_index drops its index with DROP INDEX, without "
+            "CONCURRENTLY: an ACCESS EXCLUSIVE lock on the table.",
+            hint,
+        )
+    elif old.unique and not (_indexed(new) or new.unique) and like:
+        # The unique constraint goes with a brief DROP CONSTRAINT; the _like index
+        # Django added beside it goes with DROP INDEX.
+        check.find(
+            RuleName.REQUIRE_CONCURRENT_INDEX_DELETION,
+            f"_like index on {where}",
+            "Removing unique=True from a varchar or text field also drops its _like index "
+            "with DROP INDEX, without CONCURRENTLY: an ACCESS EXCLUSIVE lock on the table.",
+            hint,
+        )
+
+
 @operation_check("AlterIndexTogether")
 def _index_together(op: Any, check: OperationCheck) -> None:
     for names in check.added_together(op.name, op.option_value, "index_together"):
@@ -84,6 +151,21 @@ def _index_together(op: Any, check: OperationCheck) -> None:
 def _add_index(op: Any, check: OperationCheck) -> None:
     if check.existing(op.model_name) is not None:
         check.find(RuleName.REQUIRE_CONCURRENT_INDEX_CREATION, f"index {op.index.name}")
+
+
+@operation_check("AddConstraint")
+def _unique_index_added(op: Any, check: OperationCheck) -> None:
+    if check.existing(op.model_name) is not None and builds_unique_index(op.constraint):
+        check.find(
+            RuleName.REQUIRE_CONCURRENT_INDEX_CREATION,
+            f"constraint {op.constraint.name}",
+            "A UniqueConstraint with a condition, expressions, include or opclasses is built "
+            "with CREATE UNIQUE INDEX, without CONCURRENTLY: a SHARE lock, writes wait while "
+            "it builds.",
+            "SeparateDatabaseAndState: the AddConstraint in state_operations; in "
+            "database_operations, RunSQL CREATE UNIQUE INDEX CONCURRENTLY (sqlmigrate shows "
+            "the statement), in a migration with atomic = False.",
+        )
 
 
 @rule(
@@ -109,6 +191,25 @@ def _require_concurrent_index_deletion(
 def _remove_index(op: Any, check: OperationCheck) -> None:
     if check.existing(op.model_name) is not None:
         check.find(RuleName.REQUIRE_CONCURRENT_INDEX_DELETION, f"index {op.name}")
+
+
+@operation_check("RemoveConstraint")
+def _unique_index_removed(op: Any, check: OperationCheck) -> None:
+    model = check.existing(op.model_name)
+    if model is None:
+        return
+    constraint = next((c for c in model.options.get("constraints", ()) if c.name == op.name), None)
+    if builds_unique_index(constraint):
+        check.find(
+            RuleName.REQUIRE_CONCURRENT_INDEX_DELETION,
+            f"constraint {op.name}",
+            "A UniqueConstraint with a condition, expressions, include or opclasses is a "
+            "unique index: RemoveConstraint drops it with DROP INDEX, without CONCURRENTLY, "
+            "an ACCESS EXCLUSIVE lock on the table.",
+            "SeparateDatabaseAndState: the RemoveConstraint in state_operations; in "
+            "database_operations, RunSQL DROP INDEX CONCURRENTLY IF EXISTS with the "
+            "constraint's name, in a migration with atomic = False.",
+        )
 
 
 @rule(

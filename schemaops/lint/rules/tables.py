@@ -66,7 +66,11 @@ def _alter_model_table(op: Any, check: OperationCheck) -> None:
     ),
 )
 def _ban_drop_table(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
-    if statement.kind == "drop_table" and existed_before(statement, context):
+    if (
+        statement.kind == "drop_table"
+        and existed_before(statement, context)
+        and not context.removed_from_state_before(statement.table)  # a staged drop
+    ):
         yield 0, f"table {statement.table}"
 
 
