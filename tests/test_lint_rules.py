@@ -100,6 +100,50 @@ def test_foreign_key_needs_not_valid_and_is_a_warning_even_then() -> None:
     assert found == ["adding-foreign-key-constraint"]
 
 
+def test_a_table_created_then_renamed_in_the_unit_is_still_new() -> None:
+    sql = (
+        "CREATE TABLE staging.n (id bigint);"
+        "ALTER TABLE staging.n RENAME TO m;"
+        "CREATE INDEX m_id_idx ON staging.m (id);"
+        "ALTER TABLE staging.m ADD PRIMARY KEY (id);"
+    )
+    assert rules_found(sql) == []
+
+
+def test_renaming_an_existing_table_does_not_make_it_new() -> None:
+    sql = "ALTER TABLE t RENAME TO u; CREATE INDEX u_c_idx ON u (c);"
+    assert rules_found(sql) == ["renaming-table", "require-concurrent-index-creation"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE t SET c = (SELECT max(x) FROM u WHERE u.id = t.id)",
+        "DELETE FROM t USING (SELECT id FROM u WHERE u.old) s",
+        "WITH s AS (SELECT id FROM u WHERE u.old) UPDATE t SET c = 1",
+        "WITH RECURSIVE s(id) AS (SELECT 1 WHERE true) DELETE FROM t",
+    ],
+)
+def test_a_where_only_inside_parentheses_does_not_limit_the_rows(sql: str) -> None:
+    assert rules_found(sql + ";") == ["unbatched-backfill"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE t SET c = s.x FROM (SELECT id, x FROM u WHERE u.new) s WHERE s.id = t.id",
+        "WITH s AS (SELECT id FROM u WHERE u.old) UPDATE t SET c = 1 WHERE id IN (TABLE s)",
+        "WITH s AS (SELECT 1) DELETE FROM t WHERE id < 1000",
+    ],
+)
+def test_a_top_level_where_limits_the_rows(sql: str) -> None:
+    assert rules_found(sql + ";", atomic=False) == []
+
+
+def test_a_with_statement_that_only_reads_is_not_a_backfill() -> None:
+    assert rules_found("WITH s AS (SELECT 1) SELECT * FROM s;") == []
+
+
 @pytest.mark.parametrize(
     "sql",
     [

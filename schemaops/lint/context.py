@@ -77,7 +77,10 @@ class LintContext:
         elif kind == "alter_table":
             self.transaction_ddl_tables.add(table)
             for action in statement.actions:
-                if action.kind == "add_constraint" and action.constraint_name:
+                if action.kind == "rename_table" and table in self.created_tables:
+                    # Renamed, it is the same new, empty table under its new name.
+                    self.created_tables.add(_renamed(table, action.new_name))
+                elif action.kind == "add_constraint" and action.constraint_name:
                     self.transaction_constraints.add(action.constraint_name)
                     match = _NOT_NULL_CHECK.match(action.expression)
                     if action.constraint == "check" and match:
@@ -92,6 +95,12 @@ class LintContext:
         if not self.in_transaction:
             self.transaction_constraints = set()
             self.transaction_ddl_tables = set()
+
+
+def _renamed(table: str, new_name: str) -> str:
+    """The name ``table`` has after ``RENAME TO new_name``: it stays in its schema."""
+    schema, dot, _ = table.rpartition(".")
+    return f"{schema}{dot}{new_name}"
 
 
 def _bare(table: str) -> str:

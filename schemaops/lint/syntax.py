@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from schemaops.lint import table_syntax
 from schemaops.lint.table_syntax import Action, Column
@@ -51,6 +51,7 @@ class SqlStatement:
 _MODELLED = frozenset(
     {"CREATE", "ALTER", "DROP", "REINDEX", "UPDATE", "DELETE", "TRUNCATE", "BEGIN", "START"}
     | {"COMMIT", "END", "ROLLBACK", "ABORT", "SET"}
+    | {"WITH"}
 )
 _FIRST_WORD = re.compile(r"[A-Za-z]+(?![\w$])")
 
@@ -176,8 +177,39 @@ def _update_or_delete(statement: Statement, tokens: list[Token]) -> SqlStatement
     first = tokens[0].value
     i = skip(tokens, 1, "FROM") if first == "DELETE" else 1
     table, _ = qualified_name(tokens, skip(tokens, i, "ONLY"))
-    has_where = any(t.kind == "word" and t.value == "WHERE" for t in tokens)
+    # Only the statement's own WHERE limits its rows: one inside parentheses (a
+    # subquery in SET or FROM) does not.
+    has_where = any(
+        token.kind == "word" and token.value == "WHERE" and depth == 0
+        for token, depth in _with_depth(tokens)
+    )
     return SqlStatement(statement, first.lower(), table=table, has_where=has_where)
+
+
+def _with_depth(tokens: list[Token]) -> Iterator[tuple[Token, int]]:
+    """Each token with its depth in parentheses (a parenthesis itself is outside)."""
+    depth = 0
+    for token in tokens:
+        if token.kind == "punct" and token.value == ")":
+            depth -= 1
+        yield token, depth
+        if token.kind == "punct" and token.value == "(":
+            depth += 1
+
+
+def _with(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``WITH ... UPDATE`` or ``WITH ... DELETE``: the main statement after the
+    common table expressions, read as if the ``WITH`` were not there. (A
+    data-modifying statement inside a CTE is not read.)"""
+    for k, (token, depth) in enumerate(_with_depth(tokens)):
+        if depth == 0 and token.kind == "word" and token.value in _MAIN_VERBS and k > 1:
+            if token.value in ("UPDATE", "DELETE"):
+                return _update_or_delete(statement, tokens[k:])
+            break
+    return SqlStatement(statement, "other")
+
+
+_MAIN_VERBS = frozenset({"UPDATE", "DELETE", "INSERT", "SELECT", "MERGE", "VALUES", "TABLE"})
 
 
 def _truncate(statement: Statement, tokens: list[Token]) -> SqlStatement:
@@ -204,6 +236,7 @@ _READERS: dict[str, Callable[[Statement, list[Token]], SqlStatement]] = {
     "DELETE": _update_or_delete,
     "TRUNCATE": _truncate,
     "SET": _set,
+    "WITH": _with,
 }
 
 __all__ = ["Action", "Column", "SqlStatement", "parse"]
