@@ -3,6 +3,8 @@ inside comments, string literals or dollar-quoted bodies."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemaops import statements
@@ -287,3 +289,35 @@ def test_every_operation_check_names_a_django_operation() -> None:
     assert {"AddField", "AlterField", "AddIndex", "AddConstraint", "DeleteModel"} <= resolved
     with pytest.raises(LookupError, match="AddFeild"):
         operation_class("AddFeild")
+
+
+def script_findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
+    from schemaops.lint.engine import lint_script
+    from schemaops.scripts.loader import Location
+    from schemaops.scripts.script import Script
+
+    path = tmp_path / "0001_index.sql"
+    path.write_text(text, encoding="utf-8")
+    script = Script(Location(tmp_path.name, tmp_path), "0001", "index", path, None)
+    return [(f.rule, f.message) for f in lint_script(script, LintContext())]
+
+
+def test_a_dropped_wrapper_around_a_concurrent_index_is_reported(tmp_path: Path) -> None:
+    """The loader drops a script's BEGIN/COMMIT and runs CONCURRENTLY statement by
+    statement: the atomicity the author asked for is not there."""
+    found = script_findings(
+        tmp_path,
+        "BEGIN;\nCREATE TABLE n (id bigint);\nCREATE INDEX CONCURRENTLY i ON t (c);\nCOMMIT;\n",
+    )
+    ((rule, message),) = found
+    assert rule == "ban-concurrent-index-creation-in-transaction"
+    assert "BEGIN ... COMMIT, which schemaops drops" in message
+
+
+def test_a_concurrent_index_in_a_script_without_a_wrapper_is_clean(tmp_path: Path) -> None:
+    assert script_findings(tmp_path, "CREATE INDEX CONCURRENTLY i ON t (c);\n") == []
+
+
+def test_a_wrapper_around_an_atomic_script_is_not_reported(tmp_path: Path) -> None:
+    found = script_findings(tmp_path, "BEGIN;\nCREATE INDEX i ON n (c);\nCOMMIT;\n")
+    assert [rule for rule, _ in found] == ["require-concurrent-index-creation"]

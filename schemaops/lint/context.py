@@ -32,6 +32,9 @@ class LintContext:
     created_tables: set[str] = dataclasses.field(default_factory=set)
     in_transaction: bool = False
     explicit_transaction: bool = False
+    # The unit's own BEGIN; ... COMMIT; was dropped (a script that cannot run in a
+    # transaction): it runs statement by statement, not as its author wrote it.
+    dropped_wrapper: bool = False
     transaction_constraints: set[str] = dataclasses.field(default_factory=set)
     transaction_ddl_tables: set[str] = dataclasses.field(default_factory=set)
     # Across units: CHECK (col IS NOT NULL) constraints, by name, and the
@@ -39,12 +42,14 @@ class LintContext:
     not_null_checks: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     validated_not_null: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
-    def start_unit(self, atomic: bool) -> None:
-        """Forget what belongs to the previous unit; ``atomic`` opens its transaction."""
+    def start_unit(self, atomic: bool, dropped_wrapper: bool = False) -> None:
+        """Forget what belongs to the previous unit; ``atomic`` opens its transaction;
+        ``dropped_wrapper``: the loader dropped the unit's ``BEGIN``/``COMMIT``."""
         if not self.carry_created:
             self.created_tables = set()
         self.in_transaction = atomic
         self.explicit_transaction = False
+        self.dropped_wrapper = dropped_wrapper
         self.transaction_constraints = set()
         self.transaction_ddl_tables = set()
 
