@@ -93,13 +93,36 @@ def test_rule_finds_the_pattern_and_not_the_safe_rewrite(rule: str, bad: str, go
     assert rule not in rules_found(good + ";")
 
 
-def test_foreign_key_needs_not_valid_and_is_a_warning_even_then() -> None:
+def test_a_foreign_key_without_not_valid_is_both_findings() -> None:
     found = rules_found("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id);")
-    assert {"constraint-missing-not-valid", "adding-foreign-key-constraint"} <= set(found)
-    found = rules_found(
+    assert found == ["constraint-missing-not-valid", "adding-foreign-key-constraint"]
+
+
+def test_a_not_valid_foreign_key_then_validate_is_clean() -> None:
+    """NOT VALID is exactly the rewrite the hint asks for (squawk agrees)."""
+    sql = (
         "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id) NOT VALID;"
+        "ALTER TABLE t VALIDATE CONSTRAINT f;"
     )
-    assert found == ["adding-foreign-key-constraint"]
+    assert rules_found(sql, atomic=False) == []
+
+
+def test_add_primary_key_is_one_finding_of_adding_serial_primary_key_field() -> None:
+    assert rules_found("ALTER TABLE t ADD PRIMARY KEY (id);") == [
+        "adding-serial-primary-key-field"
+    ]
+    assert rules_found("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY (id);") == [
+        "adding-serial-primary-key-field"
+    ]
+
+
+def test_add_primary_key_using_index_is_clean() -> None:
+    assert rules_found("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_idx;") == []
+
+
+def test_add_primary_key_on_a_table_created_in_the_unit_is_clean() -> None:
+    sql = "CREATE TABLE n (id bigint NOT NULL); ALTER TABLE n ADD PRIMARY KEY (id);"
+    assert rules_found(sql) == []
 
 
 def test_a_table_created_then_renamed_in_the_unit_is_still_new() -> None:

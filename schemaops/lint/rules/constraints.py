@@ -71,7 +71,8 @@ def _adding_foreign_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "add_constraint"):
-        if action.constraint == "foreign_key":
+        # NOT VALID is the safe rewrite itself: its lock is brief and it scans nothing.
+        if action.constraint == "foreign_key" and not action.not_valid:
             yield action.offset, f"constraint {action.constraint_name or 'foreign key'}"
     for action in altered(statement, context, "add_column"):
         if action.column is not None and action.column.references:
@@ -98,7 +99,8 @@ def _disallowed_unique_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "add_constraint"):
-        if action.constraint in ("unique", "primary_key") and not action.using_index:
+        # ADD PRIMARY KEY is adding-serial-primary-key-field's, as in squawk.
+        if action.constraint == "unique" and not action.using_index:
             yield action.offset, f"constraint {action.constraint_name or action.constraint}"
     for action in altered(statement, context, "add_column"):
         column = action.column
