@@ -86,6 +86,38 @@ def rules_found(sql: str, *, atomic: bool = True, pg_version: int = 14) -> list[
             "CREATE TABLE n (at timestamptz)",
         ),
         ("prefer-text-field", "CREATE TABLE n (s varchar(20))", "CREATE TABLE n (s text)"),
+        ("ban-table-rewrite", "ALTER TABLE t SET UNLOGGED", "ALTER TABLE t SET (fillfactor = 90)"),
+        ("ban-table-rewrite", "ALTER TABLE t SET LOGGED", "ALTER TABLE t OWNER TO app"),
+        (
+            "ban-table-rewrite",
+            "ALTER TABLE t SET TABLESPACE fast",
+            "ALTER INDEX i SET TABLESPACE x",
+        ),
+        ("ban-table-rewrite", "ALTER TABLE t SET ACCESS METHOD heap2", "ALTER TABLE t RESET (a)"),
+        (
+            "ban-table-rewrite",
+            "ALTER TABLE t ALTER COLUMN g SET EXPRESSION AS (a * 2)",
+            "ALTER TABLE t ALTER COLUMN g DROP EXPRESSION",
+        ),
+        ("prefer-repack", "VACUUM FULL t", "VACUUM t"),
+        ("prefer-repack", "VACUUM (FULL, ANALYZE) t", "VACUUM (ANALYZE) t"),
+        ("prefer-repack", "VACUUM FULL", "VACUUM (FULL false) t"),
+        ("prefer-repack", "CLUSTER t USING t_pkey", "ANALYZE t"),
+        (
+            "require-concurrent-partition-detach",
+            "ALTER TABLE p DETACH PARTITION p1",
+            "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
+        ),
+        (
+            "require-concurrent-partition-detach",
+            "ALTER TABLE p DETACH PARTITION p1",
+            "ALTER TABLE p DETACH PARTITION p1 FINALIZE",
+        ),
+        (
+            "require-concurrent-refresh",
+            "REFRESH MATERIALIZED VIEW v",
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY v",
+        ),
     ],
 )
 def test_rule_finds_the_pattern_and_not_the_safe_rewrite(rule: str, bad: str, good: str) -> None:
@@ -177,6 +209,10 @@ def test_a_with_statement_that_only_reads_is_not_a_backfill() -> None:
         "SELECT 'CREATE INDEX i ON t (c)';",
         "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP TABLE t; END $$;",
         "DO $body$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $body$;",
+        "-- ALTER TABLE t SET UNLOGGED;\nSELECT 1;",
+        "SELECT 'VACUUM FULL t', 'REFRESH MATERIALIZED VIEW v';",
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE p DETACH PARTITION p1'; END $$;",
+        "/* CLUSTER t; */ SELECT 1;",
     ],
 )
 def test_nothing_is_found_inside_comments_strings_or_bodies(sql: str) -> None:
@@ -216,6 +252,21 @@ def test_not_valid_then_validate_in_separate_transactions_is_fine() -> None:
         " ALTER TABLE t VALIDATE CONSTRAINT k;"
     )
     assert rules_found(together, atomic=True) == ["validate-constraint-in-same-transaction"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TABLE n (id bigint); ALTER TABLE n SET UNLOGGED;",
+        "CREATE TABLE n (id bigint); ALTER TABLE n SET TABLESPACE fast;",
+        "CREATE TABLE n (id bigint); VACUUM FULL n;",
+        "CREATE TABLE n (id bigint); CLUSTER n USING n_pkey;",
+        "CREATE TABLE n (id bigint) PARTITION BY RANGE (id); ALTER TABLE n DETACH PARTITION n1;",
+        "CREATE MATERIALIZED VIEW v AS SELECT 1 AS a WITH NO DATA; REFRESH MATERIALIZED VIEW v;",
+    ],
+)
+def test_locks_and_rewrites_of_a_table_created_in_the_unit_are_fine(sql: str) -> None:
+    assert rules_found(sql) == []
 
 
 def test_concurrent_index_inside_an_explicit_transaction_is_an_error() -> None:

@@ -77,7 +77,7 @@ class LintContext:
             self.in_transaction = self.explicit_transaction = False
             self.transaction_constraints = set()
             self.transaction_ddl_tables = set()
-        elif kind == "create_table":
+        elif kind in ("create_table", "create_materialized_view"):
             self.created_tables.add(table)
         elif kind == "alter_table":
             self.transaction_ddl_tables.add(table)

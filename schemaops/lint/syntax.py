@@ -31,6 +31,7 @@ class SqlStatement:
 
     statement: Statement
     kind: str  # create_index, drop_index, reindex, create_table, alter_table, drop_table, ...
+    # (and create_materialized_view, refresh_materialized_view, vacuum_full, cluster)
     table: str = ""
     index: str = ""
     concurrently: bool = False
@@ -51,7 +52,7 @@ class SqlStatement:
 _MODELLED = frozenset(
     {"CREATE", "ALTER", "DROP", "REINDEX", "UPDATE", "DELETE", "TRUNCATE", "BEGIN", "START"}
     | {"COMMIT", "END", "ROLLBACK", "ABORT", "SET"}
-    | {"WITH"}
+    | {"WITH", "VACUUM", "CLUSTER", "REFRESH"}
 )
 _FIRST_WORD = re.compile(r"[A-Za-z]+(?![\w$])")
 
@@ -84,6 +85,9 @@ def _create(statement: Statement, tokens: list[Token]) -> SqlStatement:
         i = skip(tokens, i, modifier)
     if at(tokens, i, "TABLE"):
         return _create_table(statement, tokens, i + 1)
+    if at(tokens, i, "MATERIALIZED", "VIEW"):
+        view, _ = qualified_name(tokens, skip(tokens, i + 2, "IF", "NOT", "EXISTS"))
+        return SqlStatement(statement, "create_materialized_view", table=view)
     return SqlStatement(statement, "create_other")
 
 
@@ -212,6 +216,51 @@ def _with(statement: Statement, tokens: list[Token]) -> SqlStatement:
 _MAIN_VERBS = frozenset({"UPDATE", "DELETE", "INSERT", "SELECT", "MERGE", "VALUES", "TABLE"})
 
 
+def _vacuum(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``VACUUM FULL [table]`` or ``VACUUM (FULL ...) [table]``; any other VACUUM is
+    ``other``. An empty table means every table of the database."""
+    i = 1
+    full = at(tokens, i, "FULL")
+    if full:
+        i += 1
+    elif i < len(tokens) and tokens[i].value == "(":
+        close = next((k for k in range(i, len(tokens)) if tokens[k].value == ")"), len(tokens) - 1)
+        options = tokens[i + 1 : close]
+        full = any(
+            t.value == "FULL"
+            and not (n + 1 < len(options) and options[n + 1].value in ("FALSE", "OFF", "0"))
+            for n, t in enumerate(options)
+        )
+        i = close + 1
+    if not full:
+        return SqlStatement(statement, "other")
+    for word in ("FREEZE", "VERBOSE", "ANALYZE"):
+        i = skip(tokens, i, word)
+    table, _ = qualified_name(tokens, i)
+    return SqlStatement(statement, "vacuum_full", table=table)
+
+
+def _cluster(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``CLUSTER [VERBOSE | (options)] [table [USING index]]`` (an empty table means
+    every table clustered before)."""
+    i = skip(tokens, 1, "VERBOSE")
+    if i < len(tokens) and tokens[i].value == "(":
+        i = next((k + 1 for k in range(i, len(tokens)) if tokens[k].value == ")"), len(tokens))
+    table, _ = qualified_name(tokens, i)
+    return SqlStatement(statement, "cluster", table=table)
+
+
+def _refresh(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``REFRESH MATERIALIZED VIEW [CONCURRENTLY] name``."""
+    if not at(tokens, 1, "MATERIALIZED", "VIEW"):
+        return SqlStatement(statement, "other")
+    concurrently = at(tokens, 3, "CONCURRENTLY")
+    view, _ = qualified_name(tokens, skip(tokens, 3, "CONCURRENTLY"))
+    return SqlStatement(
+        statement, "refresh_materialized_view", table=view, concurrently=concurrently
+    )
+
+
 def _truncate(statement: Statement, tokens: list[Token]) -> SqlStatement:
     table, _ = qualified_name(tokens, skip(tokens, skip(tokens, 1, "TABLE"), "ONLY"))
     return SqlStatement(statement, "truncate", table=table)
@@ -237,6 +286,9 @@ _READERS: dict[str, Callable[[Statement, list[Token]], SqlStatement]] = {
     "TRUNCATE": _truncate,
     "SET": _set,
     "WITH": _with,
+    "VACUUM": _vacuum,
+    "CLUSTER": _cluster,
+    "REFRESH": _refresh,
 }
 
 __all__ = ["Action", "Column", "SqlStatement", "parse"]
