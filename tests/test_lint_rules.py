@@ -86,6 +86,17 @@ def rules_found(sql: str, *, atomic: bool = True, pg_version: int = 14) -> list[
             "CREATE TABLE n (at timestamptz)",
         ),
         ("prefer-text-field", "CREATE TABLE n (s varchar(20))", "CREATE TABLE n (s text)"),
+        (
+            "adding-exclusion-constraint",
+            "ALTER TABLE t ADD CONSTRAINT x EXCLUDE USING gist (room WITH =, during WITH &&)",
+            "CREATE TABLE n (room int, during tstzrange, EXCLUDE USING gist (during WITH &&))",
+        ),
+        ("ban-char-field", "CREATE TABLE n (s char(2))", "CREATE TABLE n (s varchar(2))"),
+        (
+            "ban-char-field",
+            "ALTER TABLE t ADD COLUMN s character",
+            "ALTER TABLE t ADD COLUMN s text",
+        ),
         ("ban-table-rewrite", "ALTER TABLE t SET UNLOGGED", "ALTER TABLE t SET (fillfactor = 90)"),
         ("ban-table-rewrite", "ALTER TABLE t SET LOGGED", "ALTER TABLE t OWNER TO app"),
         (
@@ -117,6 +128,21 @@ def rules_found(sql: str, *, atomic: bool = True, pg_version: int = 14) -> list[
             "require-concurrent-refresh",
             "REFRESH MATERIALIZED VIEW v",
             "REFRESH MATERIALIZED VIEW CONCURRENTLY v",
+        ),
+        (
+            "ban-alter-domain-with-add-constraint",
+            "ALTER DOMAIN d ADD CONSTRAINT k CHECK (VALUE > 0)",
+            "ALTER DOMAIN d ADD CONSTRAINT k CHECK (VALUE > 0) NOT VALID",
+        ),
+        (
+            "ban-create-domain-with-constraint",
+            "CREATE DOMAIN d AS int CHECK (VALUE > 0)",
+            "CREATE DOMAIN d AS int",
+        ),
+        (
+            "ban-create-domain-with-constraint",
+            "CREATE DOMAIN d text NOT NULL",
+            "CREATE DOMAIN d text DEFAULT 'x'",
         ),
     ],
 )
@@ -212,7 +238,7 @@ def test_a_with_statement_that_only_reads_is_not_a_backfill() -> None:
         "-- ALTER TABLE t SET UNLOGGED;\nSELECT 1;",
         "SELECT 'VACUUM FULL t', 'REFRESH MATERIALIZED VIEW v';",
         "DO $$ BEGIN EXECUTE 'ALTER TABLE p DETACH PARTITION p1'; END $$;",
-        "/* CLUSTER t; */ SELECT 1;",
+        "/* CREATE DOMAIN d int CHECK (VALUE > 0); CLUSTER t; */ SELECT 1;",
     ],
 )
 def test_nothing_is_found_inside_comments_strings_or_bodies(sql: str) -> None:
@@ -258,6 +284,7 @@ def test_not_valid_then_validate_in_separate_transactions_is_fine() -> None:
     "sql",
     [
         "CREATE TABLE n (id bigint); ALTER TABLE n SET UNLOGGED;",
+        "CREATE TABLE n (d tstzrange); ALTER TABLE n ADD EXCLUDE USING gist (d WITH &&);",
         "CREATE TABLE n (id bigint); ALTER TABLE n SET TABLESPACE fast;",
         "CREATE TABLE n (id bigint); VACUUM FULL n;",
         "CREATE TABLE n (id bigint); CLUSTER n USING n_pkey;",

@@ -31,7 +31,8 @@ class SqlStatement:
 
     statement: Statement
     kind: str  # create_index, drop_index, reindex, create_table, alter_table, drop_table, ...
-    # (and create_materialized_view, refresh_materialized_view, vacuum_full, cluster)
+    # (and create_materialized_view, refresh_materialized_view, create_domain,
+    # alter_domain, vacuum_full, cluster)
     table: str = ""
     index: str = ""
     concurrently: bool = False
@@ -88,7 +89,31 @@ def _create(statement: Statement, tokens: list[Token]) -> SqlStatement:
     if at(tokens, i, "MATERIALIZED", "VIEW"):
         view, _ = qualified_name(tokens, skip(tokens, i + 2, "IF", "NOT", "EXISTS"))
         return SqlStatement(statement, "create_materialized_view", table=view)
+    if at(tokens, i, "DOMAIN"):
+        return _create_domain(statement, tokens, i + 1)
     return SqlStatement(statement, "create_other")
+
+
+def _create_domain(statement: Statement, tokens: list[Token], i: int) -> SqlStatement:
+    """``CREATE DOMAIN name [AS] type [constraints]``, from after ``DOMAIN``: each
+    ``CHECK`` or ``NOT NULL`` is an ``add_constraint`` action."""
+    domain, i = qualified_name(tokens, i)
+    actions = []
+    depth = 0
+    for k in range(i, len(tokens)):
+        token = tokens[k]
+        if token.kind == "punct" and token.value in ("(", ")"):
+            depth += 1 if token.value == "(" else -1
+        elif depth == 0 and token.kind == "word":
+            if token.value == "CHECK":
+                actions.append(
+                    Action(kind="add_constraint", offset=token.offset, constraint="check")
+                )
+            elif token.value == "NOT" and at(tokens, k + 1, "NULL"):
+                actions.append(
+                    Action(kind="add_constraint", offset=token.offset, constraint="not_null")
+                )
+    return SqlStatement(statement, "create_domain", table=domain, actions=tuple(actions))
 
 
 def _create_index(statement: Statement, tokens: list[Token], i: int, unique: bool) -> SqlStatement:
@@ -146,6 +171,8 @@ def _create_table(statement: Statement, tokens: list[Token], i: int) -> SqlState
 
 
 def _alter(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    if at(tokens, 1, "DOMAIN"):
+        return _alter_domain(statement, tokens)
     if not at(tokens, 1, "TABLE"):
         return SqlStatement(statement, "other")
     i = skip(tokens, 2, "IF", "EXISTS")
@@ -156,6 +183,16 @@ def _alter(statement: Statement, tokens: list[Token]) -> SqlStatement:
         table_syntax.alter_action(tokens, s, e) for s, e in split_top_level(tokens, i, len(tokens))
     ]
     return SqlStatement(statement, "alter_table", table=table, only=only, actions=tuple(actions))
+
+
+def _alter_domain(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``ALTER DOMAIN name ADD [CONSTRAINT c] CHECK (...) [NOT VALID]`` (an
+    ``add_constraint`` action); any other form has no action."""
+    domain, i = qualified_name(tokens, 2)
+    actions: tuple[Action, ...] = ()
+    if at(tokens, i, "ADD"):
+        actions = (table_syntax.constraint(tokens, i + 1, len(tokens), tokens[i].offset),)
+    return SqlStatement(statement, "alter_domain", table=domain, actions=actions)
 
 
 def _drop_statement(statement: Statement, tokens: list[Token]) -> SqlStatement:

@@ -25,6 +25,7 @@ class RuleName(enum.StrEnum):
     CONSTRAINT_MISSING_NOT_VALID = "constraint-missing-not-valid"
     ADDING_FOREIGN_KEY_CONSTRAINT = "adding-foreign-key-constraint"
     DISALLOWED_UNIQUE_CONSTRAINT = "disallowed-unique-constraint"
+    ADDING_EXCLUSION_CONSTRAINT = "adding-exclusion-constraint"
     ADDING_SERIAL_PRIMARY_KEY_FIELD = "adding-serial-primary-key-field"
     CHANGING_COLUMN_TYPE = "changing-column-type"
     BAN_TABLE_REWRITE = "ban-table-rewrite"
@@ -36,11 +37,14 @@ class RuleName(enum.StrEnum):
     BAN_DROP_DATABASE = "ban-drop-database"
     BAN_TRUNCATE_TABLE = "ban-truncate-table"
     VALIDATE_CONSTRAINT_IN_SAME_TRANSACTION = "validate-constraint-in-same-transaction"
+    BAN_ALTER_DOMAIN_WITH_ADD_CONSTRAINT = "ban-alter-domain-with-add-constraint"
+    BAN_CREATE_DOMAIN_WITH_CONSTRAINT = "ban-create-domain-with-constraint"
     UNBATCHED_BACKFILL = "unbatched-backfill"
     PREFER_BIGINT_OVER_INT = "prefer-bigint-over-int"
     PREFER_IDENTITY = "prefer-identity"
     PREFER_TIMESTAMP_TZ = "prefer-timestamp-tz"
     PREFER_TEXT_FIELD = "prefer-text-field"
+    BAN_CHAR_FIELD = "ban-char-field"
     # Findings about the suppressions themselves, not about a statement
     # (schemaops/lint/suppressions.py).
     SUPPRESSION_MISSING_REASON = "suppression-missing-reason"
