@@ -261,7 +261,7 @@ def _vacuum(statement: Statement, tokens: list[Token]) -> SqlStatement:
     if full:
         i += 1
     elif i < len(tokens) and tokens[i].value == "(":
-        close = next((k for k in range(i, len(tokens)) if tokens[k].value == ")"), len(tokens) - 1)
+        close = _closing(tokens, i)
         options = tokens[i + 1 : close]
         full = any(
             t.value == "FULL"
@@ -277,12 +277,20 @@ def _vacuum(statement: Statement, tokens: list[Token]) -> SqlStatement:
     return SqlStatement(statement, "vacuum_full", table=table)
 
 
+def _closing(tokens: list[Token], i: int) -> int:
+    """The index of the parenthesis that closes the one at ``i`` (or the last token)."""
+    for k, (token, depth) in enumerate(_with_depth(tokens[i:]), start=i):
+        if depth == 0 and k > i and token.kind == "punct" and token.value == ")":
+            return k
+    return len(tokens) - 1
+
+
 def _cluster(statement: Statement, tokens: list[Token]) -> SqlStatement:
     """``CLUSTER [VERBOSE | (options)] [table [USING index]]`` (an empty table means
     every table clustered before)."""
     i = skip(tokens, 1, "VERBOSE")
     if i < len(tokens) and tokens[i].value == "(":
-        i = next((k + 1 for k in range(i, len(tokens)) if tokens[k].value == ")"), len(tokens))
+        i = _closing(tokens, i) + 1
     table, _ = qualified_name(tokens, i)
     return SqlStatement(statement, "cluster", table=table)
 
