@@ -349,6 +349,9 @@ def test_a_trailing_comment_or_space_is_never_a_token(text: str) -> None:
         "SET lock_timeout = '1s'",
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "DROP FUNCTION f",
+        "CREATE MATERIALIZED VIEW v AS SELECT 1",
+        "VACUUM (ANALYZE) t",
+        "WITH s AS (SELECT 1) INSERT INTO t SELECT * FROM s",
         "",
     ],
 )
