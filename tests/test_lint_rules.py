@@ -3,6 +3,8 @@ inside comments, string literals or dollar-quoted bodies."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemaops import statements
@@ -84,6 +86,64 @@ def rules_found(sql: str, *, atomic: bool = True, pg_version: int = 14) -> list[
             "CREATE TABLE n (at timestamptz)",
         ),
         ("prefer-text-field", "CREATE TABLE n (s varchar(20))", "CREATE TABLE n (s text)"),
+        (
+            "adding-exclusion-constraint",
+            "ALTER TABLE t ADD CONSTRAINT x EXCLUDE USING gist (room WITH =, during WITH &&)",
+            "CREATE TABLE n (room int, during tstzrange, EXCLUDE USING gist (during WITH &&))",
+        ),
+        ("ban-char-field", "CREATE TABLE n (s char(2))", "CREATE TABLE n (s varchar(2))"),
+        (
+            "ban-char-field",
+            "ALTER TABLE t ADD COLUMN s character",
+            "ALTER TABLE t ADD COLUMN s text",
+        ),
+        ("ban-table-rewrite", "ALTER TABLE t SET UNLOGGED", "ALTER TABLE t SET (fillfactor = 90)"),
+        ("ban-table-rewrite", "ALTER TABLE t SET LOGGED", "ALTER TABLE t OWNER TO app"),
+        (
+            "ban-table-rewrite",
+            "ALTER TABLE t SET TABLESPACE fast",
+            "ALTER INDEX i SET TABLESPACE x",
+        ),
+        ("ban-table-rewrite", "ALTER TABLE t SET ACCESS METHOD heap2", "ALTER TABLE t RESET (a)"),
+        (
+            "ban-table-rewrite",
+            "ALTER TABLE t ALTER COLUMN g SET EXPRESSION AS (a * 2)",
+            "ALTER TABLE t ALTER COLUMN g DROP EXPRESSION",
+        ),
+        ("prefer-repack", "VACUUM FULL t", "VACUUM t"),
+        ("prefer-repack", "VACUUM (FULL, ANALYZE) t", "VACUUM (ANALYZE) t"),
+        ("prefer-repack", "VACUUM FULL", "VACUUM (FULL false) t"),
+        ("prefer-repack", "CLUSTER t USING t_pkey", "ANALYZE t"),
+        (
+            "require-concurrent-partition-detach",
+            "ALTER TABLE p DETACH PARTITION p1",
+            "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
+        ),
+        (
+            "require-concurrent-partition-detach",
+            "ALTER TABLE p DETACH PARTITION p1",
+            "ALTER TABLE p DETACH PARTITION p1 FINALIZE",
+        ),
+        (
+            "require-concurrent-refresh",
+            "REFRESH MATERIALIZED VIEW v",
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY v",
+        ),
+        (
+            "ban-alter-domain-with-add-constraint",
+            "ALTER DOMAIN d ADD CONSTRAINT k CHECK (VALUE > 0)",
+            "ALTER DOMAIN d ADD CONSTRAINT k CHECK (VALUE > 0) NOT VALID",
+        ),
+        (
+            "ban-create-domain-with-constraint",
+            "CREATE DOMAIN d AS int CHECK (VALUE > 0)",
+            "CREATE DOMAIN d AS int",
+        ),
+        (
+            "ban-create-domain-with-constraint",
+            "CREATE DOMAIN d text NOT NULL",
+            "CREATE DOMAIN d text DEFAULT 'x'",
+        ),
     ],
 )
 def test_rule_finds_the_pattern_and_not_the_safe_rewrite(rule: str, bad: str, good: str) -> None:
@@ -91,13 +151,80 @@ def test_rule_finds_the_pattern_and_not_the_safe_rewrite(rule: str, bad: str, go
     assert rule not in rules_found(good + ";")
 
 
-def test_foreign_key_needs_not_valid_and_is_a_warning_even_then() -> None:
+def test_a_foreign_key_without_not_valid_is_both_findings() -> None:
     found = rules_found("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id);")
-    assert {"constraint-missing-not-valid", "adding-foreign-key-constraint"} <= set(found)
-    found = rules_found(
+    assert found == ["constraint-missing-not-valid", "adding-foreign-key-constraint"]
+
+
+def test_a_not_valid_foreign_key_then_validate_is_clean() -> None:
+    """NOT VALID is exactly the rewrite the hint asks for (squawk agrees)."""
+    sql = (
         "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES u (id) NOT VALID;"
+        "ALTER TABLE t VALIDATE CONSTRAINT f;"
     )
-    assert found == ["adding-foreign-key-constraint"]
+    assert rules_found(sql, atomic=False) == []
+
+
+def test_add_primary_key_is_one_finding_of_adding_serial_primary_key_field() -> None:
+    assert rules_found("ALTER TABLE t ADD PRIMARY KEY (id);") == [
+        "adding-serial-primary-key-field"
+    ]
+    assert rules_found("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY (id);") == [
+        "adding-serial-primary-key-field"
+    ]
+
+
+def test_add_primary_key_using_index_is_clean() -> None:
+    assert rules_found("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_idx;") == []
+
+
+def test_add_primary_key_on_a_table_created_in_the_unit_is_clean() -> None:
+    sql = "CREATE TABLE n (id bigint NOT NULL); ALTER TABLE n ADD PRIMARY KEY (id);"
+    assert rules_found(sql) == []
+
+
+def test_a_table_created_then_renamed_in_the_unit_is_still_new() -> None:
+    sql = (
+        "CREATE TABLE staging.n (id bigint);"
+        "ALTER TABLE staging.n RENAME TO m;"
+        "CREATE INDEX m_id_idx ON staging.m (id);"
+        "ALTER TABLE staging.m ADD PRIMARY KEY (id);"
+    )
+    assert rules_found(sql) == []
+
+
+def test_renaming_an_existing_table_does_not_make_it_new() -> None:
+    sql = "ALTER TABLE t RENAME TO u; CREATE INDEX u_c_idx ON u (c);"
+    assert rules_found(sql) == ["renaming-table", "require-concurrent-index-creation"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE t SET c = (SELECT max(x) FROM u WHERE u.id = t.id)",
+        "DELETE FROM t USING (SELECT id FROM u WHERE u.old) s",
+        "WITH s AS (SELECT id FROM u WHERE u.old) UPDATE t SET c = 1",
+        "WITH RECURSIVE s(id) AS (SELECT 1 WHERE true) DELETE FROM t",
+    ],
+)
+def test_a_where_only_inside_parentheses_does_not_limit_the_rows(sql: str) -> None:
+    assert rules_found(sql + ";") == ["unbatched-backfill"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE t SET c = s.x FROM (SELECT id, x FROM u WHERE u.new) s WHERE s.id = t.id",
+        "WITH s AS (SELECT id FROM u WHERE u.old) UPDATE t SET c = 1 WHERE id IN (TABLE s)",
+        "WITH s AS (SELECT 1) DELETE FROM t WHERE id < 1000",
+    ],
+)
+def test_a_top_level_where_limits_the_rows(sql: str) -> None:
+    assert rules_found(sql + ";", atomic=False) == []
+
+
+def test_a_with_statement_that_only_reads_is_not_a_backfill() -> None:
+    assert rules_found("WITH s AS (SELECT 1) SELECT * FROM s;") == []
 
 
 @pytest.mark.parametrize(
@@ -108,6 +235,10 @@ def test_foreign_key_needs_not_valid_and_is_a_warning_even_then() -> None:
         "SELECT 'CREATE INDEX i ON t (c)';",
         "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP TABLE t; END $$;",
         "DO $body$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $body$;",
+        "-- ALTER TABLE t SET UNLOGGED;\nSELECT 1;",
+        "SELECT 'VACUUM FULL t', 'REFRESH MATERIALIZED VIEW v';",
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE p DETACH PARTITION p1'; END $$;",
+        "/* CREATE DOMAIN d int CHECK (VALUE > 0); CLUSTER t; */ SELECT 1;",
     ],
 )
 def test_nothing_is_found_inside_comments_strings_or_bodies(sql: str) -> None:
@@ -147,6 +278,22 @@ def test_not_valid_then_validate_in_separate_transactions_is_fine() -> None:
         " ALTER TABLE t VALIDATE CONSTRAINT k;"
     )
     assert rules_found(together, atomic=True) == ["validate-constraint-in-same-transaction"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TABLE n (id bigint); ALTER TABLE n SET UNLOGGED;",
+        "CREATE TABLE n (d tstzrange); ALTER TABLE n ADD EXCLUDE USING gist (d WITH &&);",
+        "CREATE TABLE n (id bigint); ALTER TABLE n SET TABLESPACE fast;",
+        "CREATE TABLE n (id bigint); VACUUM FULL n;",
+        "CREATE TABLE n (id bigint); CLUSTER n USING n_pkey;",
+        "CREATE TABLE n (id bigint) PARTITION BY RANGE (id); ALTER TABLE n DETACH PARTITION n1;",
+        "CREATE MATERIALIZED VIEW v AS SELECT 1 AS a WITH NO DATA; REFRESH MATERIALIZED VIEW v;",
+    ],
+)
+def test_locks_and_rewrites_of_a_table_created_in_the_unit_are_fine(sql: str) -> None:
+    assert rules_found(sql) == []
 
 
 def test_concurrent_index_inside_an_explicit_transaction_is_an_error() -> None:
@@ -202,6 +349,9 @@ def test_a_trailing_comment_or_space_is_never_a_token(text: str) -> None:
         "SET lock_timeout = '1s'",
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "DROP FUNCTION f",
+        "CREATE MATERIALIZED VIEW v AS SELECT 1",
+        "VACUUM (ANALYZE) t",
+        "WITH s AS (SELECT 1) INSERT INTO t SELECT * FROM s",
         "",
     ],
 )
@@ -243,3 +393,35 @@ def test_every_operation_check_names_a_django_operation() -> None:
     assert {"AddField", "AlterField", "AddIndex", "AddConstraint", "DeleteModel"} <= resolved
     with pytest.raises(LookupError, match="AddFeild"):
         operation_class("AddFeild")
+
+
+def script_findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
+    from schemaops.lint.engine import lint_script
+    from schemaops.scripts.loader import Location
+    from schemaops.scripts.script import Script
+
+    path = tmp_path / "0001_index.sql"
+    path.write_text(text, encoding="utf-8")
+    script = Script(Location(tmp_path.name, tmp_path), "0001", "index", path, None)
+    return [(f.rule, f.message) for f in lint_script(script, LintContext())]
+
+
+def test_a_dropped_wrapper_around_a_concurrent_index_is_reported(tmp_path: Path) -> None:
+    """The loader drops a script's BEGIN/COMMIT and runs CONCURRENTLY statement by
+    statement: the atomicity the author asked for is not there."""
+    found = script_findings(
+        tmp_path,
+        "BEGIN;\nCREATE TABLE n (id bigint);\nCREATE INDEX CONCURRENTLY i ON t (c);\nCOMMIT;\n",
+    )
+    ((rule, message),) = found
+    assert rule == "ban-concurrent-index-creation-in-transaction"
+    assert "BEGIN ... COMMIT, which schemaops drops" in message
+
+
+def test_a_concurrent_index_in_a_script_without_a_wrapper_is_clean(tmp_path: Path) -> None:
+    assert script_findings(tmp_path, "CREATE INDEX CONCURRENTLY i ON t (c);\n") == []
+
+
+def test_a_wrapper_around_an_atomic_script_is_not_reported(tmp_path: Path) -> None:
+    found = script_findings(tmp_path, "BEGIN;\nCREATE INDEX i ON n (c);\nCOMMIT;\n")
+    assert [rule for rule, _ in found] == ["require-concurrent-index-creation"]

@@ -32,6 +32,9 @@ class LintContext:
     created_tables: set[str] = dataclasses.field(default_factory=set)
     in_transaction: bool = False
     explicit_transaction: bool = False
+    # The unit's own BEGIN; ... COMMIT; was dropped (a script that cannot run in a
+    # transaction): it runs statement by statement, not as its author wrote it.
+    dropped_wrapper: bool = False
     transaction_constraints: set[str] = dataclasses.field(default_factory=set)
     transaction_ddl_tables: set[str] = dataclasses.field(default_factory=set)
     # Across units: CHECK (col IS NOT NULL) constraints, by name, and the
@@ -44,12 +47,14 @@ class LintContext:
     state_removed_columns: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     state_removed_tables: set[str] = dataclasses.field(default_factory=set)
 
-    def start_unit(self, atomic: bool) -> None:
-        """Forget what belongs to the previous unit; ``atomic`` opens its transaction."""
+    def start_unit(self, atomic: bool, dropped_wrapper: bool = False) -> None:
+        """Forget what belongs to the previous unit; ``atomic`` opens its transaction;
+        ``dropped_wrapper``: the loader dropped the unit's ``BEGIN``/``COMMIT``."""
         if not self.carry_created:
             self.created_tables = set()
         self.in_transaction = atomic
         self.explicit_transaction = False
+        self.dropped_wrapper = dropped_wrapper
         self.transaction_constraints = set()
         self.transaction_ddl_tables = set()
 
@@ -84,7 +89,7 @@ class LintContext:
             self.in_transaction = self.explicit_transaction = False
             self.transaction_constraints = set()
             self.transaction_ddl_tables = set()
-        elif kind == "create_table":
+        elif kind in ("create_table", "create_materialized_view"):
             self.created_tables.add(table)
         elif kind == "drop_table":
             # A staged drop is done: a table of that name made later is another one.
@@ -94,6 +99,9 @@ class LintContext:
             for action in statement.actions:
                 if action.kind == "drop_column":
                     self.state_removed_columns.discard((table, action.column_name))
+                elif action.kind == "rename_table" and table in self.created_tables:
+                    # Renamed, it is the same new, empty table under its new name.
+                    self.created_tables.add(_renamed(table, action.new_name))
                 elif action.kind == "add_constraint" and action.constraint_name:
                     self.transaction_constraints.add(action.constraint_name)
                     match = _NOT_NULL_CHECK.match(action.expression)
@@ -109,6 +117,12 @@ class LintContext:
         if not self.in_transaction:
             self.transaction_constraints = set()
             self.transaction_ddl_tables = set()
+
+
+def _renamed(table: str, new_name: str) -> str:
+    """The name ``table`` has after ``RENAME TO new_name``: it stays in its schema."""
+    schema, dot, _ = table.rpartition(".")
+    return f"{schema}{dot}{new_name}"
 
 
 def _bare(table: str) -> str:

@@ -14,8 +14,9 @@ from schemaops.lint.context import LintContext
 from schemaops.lint.findings import Finding
 from schemaops.lint.suppressions import apply_suppressions
 from schemaops.lint.syntax import parse
-from schemaops.scripts.script import Script, read_plain
-from schemaops.statements import Statement
+from schemaops.locking import classify
+from schemaops.scripts.script import Script, Section, read_plain
+from schemaops.statements import Statement, split
 
 _NEWLINE = re.compile("\n")
 
@@ -80,10 +81,26 @@ def lint_script(script: Script, context: LintContext) -> list[Finding]:
     """
     parsed = script.parsed
     path = display(script.path)
-    context.start_unit(atomic=parsed.atomic)
+    context.start_unit(atomic=parsed.atomic, dropped_wrapper=_dropped_wrapper(parsed.up))
     statements = parsed.up.statements
     findings = lint_statements(statements, path, context)
     return apply_suppressions(findings, parsed.suppressions, statements, path)
+
+
+def _dropped_wrapper(section: Section) -> bool:
+    """Whether the loader dropped ``section``'s ``BEGIN; ... COMMIT;`` and runs it
+    statement by statement: the atomicity its author asked for is not there.
+
+    (Around an atomic section the wrapper is harmless: the section runs in one
+    transaction anyway.)"""
+    if section.atomic:
+        return False
+    written = split(section.text)
+    return (
+        len(written) == len(section.statements) + 2
+        and classify.opens_transaction(written[0].text)
+        and classify.commits_transaction(written[-1].text)
+    )
 
 
 def lint_plain(path: Path, context: LintContext) -> list[Finding]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from schemaops.lint import table_syntax
 from schemaops.lint.table_syntax import Action, Column
@@ -31,6 +31,8 @@ class SqlStatement:
 
     statement: Statement
     kind: str  # create_index, drop_index, reindex, create_table, alter_table, drop_table, ...
+    # (and create_materialized_view, refresh_materialized_view, create_domain,
+    # alter_domain, vacuum_full, cluster)
     table: str = ""
     index: str = ""
     concurrently: bool = False
@@ -51,6 +53,7 @@ class SqlStatement:
 _MODELLED = frozenset(
     {"CREATE", "ALTER", "DROP", "REINDEX", "UPDATE", "DELETE", "TRUNCATE", "BEGIN", "START"}
     | {"COMMIT", "END", "ROLLBACK", "ABORT", "SET"}
+    | {"WITH", "VACUUM", "CLUSTER", "REFRESH"}
 )
 _FIRST_WORD = re.compile(r"[A-Za-z]+(?![\w$])")
 
@@ -83,7 +86,34 @@ def _create(statement: Statement, tokens: list[Token]) -> SqlStatement:
         i = skip(tokens, i, modifier)
     if at(tokens, i, "TABLE"):
         return _create_table(statement, tokens, i + 1)
+    if at(tokens, i, "MATERIALIZED", "VIEW"):
+        view, _ = qualified_name(tokens, skip(tokens, i + 2, "IF", "NOT", "EXISTS"))
+        return SqlStatement(statement, "create_materialized_view", table=view)
+    if at(tokens, i, "DOMAIN"):
+        return _create_domain(statement, tokens, i + 1)
     return SqlStatement(statement, "create_other")
+
+
+def _create_domain(statement: Statement, tokens: list[Token], i: int) -> SqlStatement:
+    """``CREATE DOMAIN name [AS] type [constraints]``, from after ``DOMAIN``: each
+    ``CHECK`` or ``NOT NULL`` is an ``add_constraint`` action."""
+    domain, i = qualified_name(tokens, i)
+    actions = []
+    depth = 0
+    for k in range(i, len(tokens)):
+        token = tokens[k]
+        if token.kind == "punct" and token.value in ("(", ")"):
+            depth += 1 if token.value == "(" else -1
+        elif depth == 0 and token.kind == "word":
+            if token.value == "CHECK":
+                actions.append(
+                    Action(kind="add_constraint", offset=token.offset, constraint="check")
+                )
+            elif token.value == "NOT" and at(tokens, k + 1, "NULL"):
+                actions.append(
+                    Action(kind="add_constraint", offset=token.offset, constraint="not_null")
+                )
+    return SqlStatement(statement, "create_domain", table=domain, actions=tuple(actions))
 
 
 def _create_index(statement: Statement, tokens: list[Token], i: int, unique: bool) -> SqlStatement:
@@ -141,6 +171,8 @@ def _create_table(statement: Statement, tokens: list[Token], i: int) -> SqlState
 
 
 def _alter(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    if at(tokens, 1, "DOMAIN"):
+        return _alter_domain(statement, tokens)
     if not at(tokens, 1, "TABLE"):
         return SqlStatement(statement, "other")
     i = skip(tokens, 2, "IF", "EXISTS")
@@ -151,6 +183,16 @@ def _alter(statement: Statement, tokens: list[Token]) -> SqlStatement:
         table_syntax.alter_action(tokens, s, e) for s, e in split_top_level(tokens, i, len(tokens))
     ]
     return SqlStatement(statement, "alter_table", table=table, only=only, actions=tuple(actions))
+
+
+def _alter_domain(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``ALTER DOMAIN name ADD [CONSTRAINT c] CHECK (...) [NOT VALID]`` (an
+    ``add_constraint`` action); any other form has no action."""
+    domain, i = qualified_name(tokens, 2)
+    actions: tuple[Action, ...] = ()
+    if at(tokens, i, "ADD"):
+        actions = (table_syntax.constraint(tokens, i + 1, len(tokens), tokens[i].offset),)
+    return SqlStatement(statement, "alter_domain", table=domain, actions=actions)
 
 
 def _drop_statement(statement: Statement, tokens: list[Token]) -> SqlStatement:
@@ -176,8 +218,92 @@ def _update_or_delete(statement: Statement, tokens: list[Token]) -> SqlStatement
     first = tokens[0].value
     i = skip(tokens, 1, "FROM") if first == "DELETE" else 1
     table, _ = qualified_name(tokens, skip(tokens, i, "ONLY"))
-    has_where = any(t.kind == "word" and t.value == "WHERE" for t in tokens)
+    # Only the statement's own WHERE limits its rows: one inside parentheses (a
+    # subquery in SET or FROM) does not.
+    has_where = any(
+        token.kind == "word" and token.value == "WHERE" and depth == 0
+        for token, depth in _with_depth(tokens)
+    )
     return SqlStatement(statement, first.lower(), table=table, has_where=has_where)
+
+
+def _with_depth(tokens: list[Token]) -> Iterator[tuple[Token, int]]:
+    """Each token with its depth in parentheses (a parenthesis itself is outside)."""
+    depth = 0
+    for token in tokens:
+        if token.kind == "punct" and token.value == ")":
+            depth -= 1
+        yield token, depth
+        if token.kind == "punct" and token.value == "(":
+            depth += 1
+
+
+def _with(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``WITH ... UPDATE`` or ``WITH ... DELETE``: the main statement after the
+    common table expressions, read as if the ``WITH`` were not there. (A
+    data-modifying statement inside a CTE is not read.)"""
+    for k, (token, depth) in enumerate(_with_depth(tokens)):
+        if depth == 0 and token.kind == "word" and token.value in _MAIN_VERBS and k > 1:
+            if token.value in ("UPDATE", "DELETE"):
+                return _update_or_delete(statement, tokens[k:])
+            break
+    return SqlStatement(statement, "other")
+
+
+_MAIN_VERBS = frozenset({"UPDATE", "DELETE", "INSERT", "SELECT", "MERGE", "VALUES", "TABLE"})
+
+
+def _vacuum(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``VACUUM FULL [table]`` or ``VACUUM (FULL ...) [table]``; any other VACUUM is
+    ``other``. An empty table means every table of the database."""
+    i = 1
+    full = at(tokens, i, "FULL")
+    if full:
+        i += 1
+    elif i < len(tokens) and tokens[i].value == "(":
+        close = _closing(tokens, i)
+        options = tokens[i + 1 : close]
+        full = any(
+            t.value == "FULL"
+            and not (n + 1 < len(options) and options[n + 1].value in ("FALSE", "OFF", "0"))
+            for n, t in enumerate(options)
+        )
+        i = close + 1
+    if not full:
+        return SqlStatement(statement, "other")
+    for word in ("FREEZE", "VERBOSE", "ANALYZE"):
+        i = skip(tokens, i, word)
+    table, _ = qualified_name(tokens, i)
+    return SqlStatement(statement, "vacuum_full", table=table)
+
+
+def _closing(tokens: list[Token], i: int) -> int:
+    """The index of the parenthesis that closes the one at ``i`` (or the last token)."""
+    for k, (token, depth) in enumerate(_with_depth(tokens[i:]), start=i):
+        if depth == 0 and k > i and token.kind == "punct" and token.value == ")":
+            return k
+    return len(tokens) - 1
+
+
+def _cluster(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``CLUSTER [VERBOSE | (options)] [table [USING index]]`` (an empty table means
+    every table clustered before)."""
+    i = skip(tokens, 1, "VERBOSE")
+    if i < len(tokens) and tokens[i].value == "(":
+        i = _closing(tokens, i) + 1
+    table, _ = qualified_name(tokens, i)
+    return SqlStatement(statement, "cluster", table=table)
+
+
+def _refresh(statement: Statement, tokens: list[Token]) -> SqlStatement:
+    """``REFRESH MATERIALIZED VIEW [CONCURRENTLY] name``."""
+    if not at(tokens, 1, "MATERIALIZED", "VIEW"):
+        return SqlStatement(statement, "other")
+    concurrently = at(tokens, 3, "CONCURRENTLY")
+    view, _ = qualified_name(tokens, skip(tokens, 3, "CONCURRENTLY"))
+    return SqlStatement(
+        statement, "refresh_materialized_view", table=view, concurrently=concurrently
+    )
 
 
 def _truncate(statement: Statement, tokens: list[Token]) -> SqlStatement:
@@ -204,6 +330,10 @@ _READERS: dict[str, Callable[[Statement, list[Token]], SqlStatement]] = {
     "DELETE": _update_or_delete,
     "TRUNCATE": _truncate,
     "SET": _set,
+    "WITH": _with,
+    "VACUUM": _vacuum,
+    "CLUSTER": _cluster,
+    "REFRESH": _refresh,
 }
 
 __all__ = ["Action", "Column", "SqlStatement", "parse"]

@@ -33,13 +33,14 @@ class Action:
     offset: int = 0
     column: Column | None = None
     column_name: str = ""
-    constraint: str = ""  # constraint kind: check, foreign_key, unique, primary_key, exclude
+    constraint: str = ""  # check, foreign_key, unique, primary_key, exclude (a domain's: not_null)
     constraint_name: str = ""
     not_valid: bool = False
     using_index: bool = False
     expression: str = ""  # a CHECK's expression, upper case, normalised spaces
     new_name: str = ""
     new_type: str = ""
+    concurrently: bool = False  # DETACH PARTITION ... CONCURRENTLY (or FINALIZE)
 
 
 CONSTRAINT_WORDS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "EXCLUDE", "LIKE"}
@@ -160,8 +161,20 @@ def alter_action(tokens: list[Token], start: int, end: int) -> Action:
         return _rename(tokens, i, end, offset)
     if at(tokens, i, "SET", "LOGGED") or at(tokens, i, "SET", "UNLOGGED"):
         return Action(kind="set_logged", offset=offset)
+    if at(tokens, i, "SET", "TABLESPACE"):
+        return Action(kind="set_tablespace", offset=offset)
+    if at(tokens, i, "SET", "ACCESS", "METHOD"):
+        return Action(kind="set_access_method", offset=offset)
     if at(tokens, i, "ATTACH", "PARTITION"):
         return Action(kind="attach_partition", offset=offset)
+    if at(tokens, i, "DETACH", "PARTITION"):
+        words = {t.value for t in tokens[i:end] if t.kind == "word"}
+        return Action(
+            kind="detach_partition",
+            offset=offset,
+            # FINALIZE ends a concurrent detach that was interrupted: no long lock.
+            concurrently="CONCURRENTLY" in words or "FINALIZE" in words,
+        )
     return Action(kind="other", offset=offset)
 
 
@@ -215,6 +228,8 @@ def _alter_column(tokens: list[Token], i: int, end: int, offset: int) -> Action:
         )
     if at(tokens, i, "SET", "DEFAULT"):
         return Action(kind="set_default", offset=offset, column_name=name)
+    if at(tokens, i, "SET", "EXPRESSION"):
+        return Action(kind="set_expression", offset=offset, column_name=name)
     return Action(kind="alter_column", offset=offset, column_name=name)
 
 

@@ -65,6 +65,7 @@ OPERATION_CHECKS: dict[str, list[DjangoCheck]] = {}
 # kind): the engine skips the rules for them, which is most of a big file.
 SILENT_KINDS = frozenset(
     {"other", "empty", "begin", "commit", "set", "create_other", "drop_other"}
+    | {"create_materialized_view"}
 )
 
 

@@ -106,7 +106,8 @@ def _adding_field_with_default(
 @rule(
     RuleName.ADDING_SERIAL_PRIMARY_KEY_FIELD,
     ERROR,
-    "Adding a primary key column rewrites the table and builds its index under lock.",
+    "Adding a primary key builds its index under an ACCESS EXCLUSIVE lock (and a new "
+    "column's rewrites the table).",
     "Add the column, fill it in batches, CREATE UNIQUE INDEX CONCURRENTLY, then ADD "
     "CONSTRAINT ... PRIMARY KEY USING INDEX.",
     grows_with_table=True,
@@ -117,6 +118,9 @@ def _adding_serial_primary_key(
     for action in altered(statement, context, "add_column"):
         if action.column is not None and action.column.primary_key:
             yield action.offset, f"column {action.column.name}"
+    for action in altered(statement, context, "add_constraint"):
+        if action.constraint == "primary_key" and not action.using_index:
+            yield action.offset, f"constraint {action.constraint_name or 'PRIMARY KEY'}"
 
 
 def _volatile(expression: object) -> bool:

@@ -1,5 +1,6 @@
-"""Constraint rules: CHECK and FOREIGN KEY without NOT VALID, foreign keys, UNIQUE
-built under lock, and VALIDATE in the transaction that added the constraint."""
+"""Constraint rules: CHECK and FOREIGN KEY without NOT VALID, foreign keys, UNIQUE and
+EXCLUDE built under lock, VALIDATE in the transaction that added the constraint, and
+constraints on domains."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def _adding_foreign_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "add_constraint"):
-        if action.constraint == "foreign_key":
+        # NOT VALID is the safe rewrite itself: its lock is brief and it scans nothing.
+        if action.constraint == "foreign_key" and not action.not_valid:
             yield action.offset, f"constraint {action.constraint_name or 'foreign key'}"
     for action in altered(statement, context, "add_column"):
         if action.column is not None and action.column.references:
@@ -101,7 +103,8 @@ def _disallowed_unique_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "add_constraint"):
-        if action.constraint in ("unique", "primary_key") and not action.using_index:
+        # ADD PRIMARY KEY is adding-serial-primary-key-field's, as in squawk.
+        if action.constraint == "unique" and not action.using_index:
             yield action.offset, f"constraint {action.constraint_name or action.constraint}"
     for action in altered(statement, context, "add_column"):
         column = action.column
@@ -162,3 +165,55 @@ def _validate_in_same_transaction(
 def _validate_constraint(op: Any, check: OperationCheck) -> None:
     if check.context.in_transaction and check.context.added_in_this_transaction(op.name):
         check.find(RuleName.VALIDATE_CONSTRAINT_IN_SAME_TRANSACTION, f"constraint {op.name}")
+
+
+@rule(
+    RuleName.BAN_ALTER_DOMAIN_WITH_ADD_CONSTRAINT,
+    ERROR,
+    "ALTER DOMAIN ... ADD CONSTRAINT checks every column of that domain, in every table, "
+    "while holding their locks.",
+    "ADD CONSTRAINT ... NOT VALID, then ALTER DOMAIN ... VALIDATE CONSTRAINT in another "
+    "transaction; better, put the constraint on the columns themselves.",
+    # Its lock time grows with the tables using the domain, which the deploy gate
+    # cannot measure from the domain's name.
+)
+def _ban_alter_domain_add_constraint(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    if statement.kind != "alter_domain":
+        return
+    for action in actions_of(statement, "add_constraint"):
+        if not action.not_valid:
+            yield action.offset, f"domain {statement.table}"
+
+
+@rule(
+    RuleName.BAN_CREATE_DOMAIN_WITH_CONSTRAINT,
+    WARNING,
+    "A domain's constraints are costly to change later: every change checks every column of "
+    "the domain.",
+    "Use the base type and put the CHECK (or NOT NULL) on each column, where NOT VALID and "
+    "VALIDATE can change it without a long lock.",
+)
+def _ban_create_domain_with_constraint(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    if statement.kind == "create_domain":
+        for action in statement.actions[:1]:
+            yield action.offset, f"domain {statement.table}"
+
+
+@rule(
+    RuleName.ADDING_EXCLUSION_CONSTRAINT,
+    ERROR,
+    "ADD EXCLUDE builds its index under an ACCESS EXCLUSIVE lock, and has no concurrent form.",
+    "Add the exclusion constraint when the table is created, or when the table may be "
+    "unavailable for as long as the index build takes.",
+    grows_with_table=True,
+)
+def _adding_exclusion_constraint(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    for action in altered(statement, context, "add_constraint"):
+        if action.constraint == "exclude":
+            yield action.offset, f"constraint {action.constraint_name or 'EXCLUDE'}"

@@ -239,8 +239,18 @@ def _require_concurrent_reindex(
 def _ban_concurrent_index_in_transaction(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
-    if statement.kind == "create_index" and statement.concurrently and context.in_transaction:
+    if statement.kind != "create_index" or not statement.concurrently:
+        return
+    if context.in_transaction:
         yield 0, ""
+    elif context.dropped_wrapper:
+        yield (
+            0,
+            (
+                "inside the script's BEGIN ... COMMIT, which schemaops drops: the script runs "
+                "statement by statement, not atomically"
+            ),
+        )
 
 
 @operation_check("AddIndexConcurrently", "RemoveIndexConcurrently")

@@ -1,4 +1,6 @@
-"""Table rules: renaming, dropping and truncating a table (and dropping a database)."""
+"""Table rules: renaming, dropping and truncating a table (and dropping a database);
+statements that rewrite a whole table, or hold its lock while they run (detaching a
+partition, refreshing a materialized view)."""
 
 from __future__ import annotations
 
@@ -109,3 +111,83 @@ def _ban_drop_database(statement: SqlStatement, context: LintContext) -> Iterato
 def _ban_truncate(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     if statement.kind == "truncate" and existed_before(statement, context):
         yield 0, f"table {statement.table}"
+
+
+_REWRITES = {
+    "set_logged": "SET LOGGED/UNLOGGED rewrites the table",
+    "set_tablespace": "SET TABLESPACE copies the table to the new tablespace",
+    "set_access_method": "SET ACCESS METHOD rewrites the table",
+    "set_expression": "SET EXPRESSION rewrites the table to recompute the column",
+}
+
+
+@rule(
+    RuleName.BAN_TABLE_REWRITE,
+    ERROR,
+    "This ALTER TABLE rewrites or copies the whole table under an ACCESS EXCLUSIVE lock.",
+    "Create the table as it should be and move the data over in batches (or use pg_repack), "
+    "or run it by hand when the table can be unavailable for as long as the copy takes.",
+    grows_with_table=True,
+)
+def _ban_table_rewrite(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
+    if statement.kind != "alter_table" or not existed_before(statement, context):
+        return
+    for action in statement.actions:
+        what = _REWRITES.get(action.kind)
+        if what is not None:
+            column = f"column {action.column_name}: " if action.column_name else ""
+            yield action.offset, f"{column}{what}"
+
+
+@rule(
+    RuleName.PREFER_REPACK,
+    ERROR,
+    "VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock: no reads or "
+    "writes until they finish.",
+    "REPACK (CONCURRENTLY) on PostgreSQL 19+, pg_repack before that; or plain VACUUM, which "
+    "takes no lock that blocks reads or writes.",
+    grows_with_table=True,
+)
+def _prefer_repack(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
+    if statement.kind in ("vacuum_full", "cluster") and existed_before(statement, context):
+        verb = "VACUUM FULL" if statement.kind == "vacuum_full" else "CLUSTER"
+        which = statement.table or (
+            "every table" if statement.kind == "vacuum_full" else "every clustered table"
+        )
+        yield 0, f"{verb} of {which}"
+
+
+@rule(
+    RuleName.REQUIRE_CONCURRENT_PARTITION_DETACH,
+    ERROR,
+    "DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the "
+    "partitioned table.",
+    "DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), outside a transaction (schemaops then "
+    "runs the script statement by statement).",
+)
+def _require_concurrent_partition_detach(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    for action in altered(statement, context, "detach_partition"):
+        if not action.concurrently:
+            yield action.offset, f"from {statement.table}"
+
+
+@rule(
+    RuleName.REQUIRE_CONCURRENT_REFRESH,
+    ERROR,
+    "REFRESH MATERIALIZED VIEW without CONCURRENTLY blocks reads of the view while its "
+    "query runs.",
+    "REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index on plain columns "
+    "covering every row).",
+    grows_with_table=True,
+)
+def _require_concurrent_refresh(
+    statement: SqlStatement, context: LintContext
+) -> Iterator[tuple[int, str]]:
+    if (
+        statement.kind == "refresh_materialized_view"
+        and not statement.concurrently
+        and existed_before(statement, context)
+    ):
+        yield 0, f"view {statement.table}"

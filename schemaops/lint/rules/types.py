@@ -1,8 +1,9 @@
 """Type rules: column types that cost a migration later (int keys, serial,
-timestamp without time zone, varchar(n))."""
+timestamp without time zone, varchar(n), char(n))."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from schemaops.lint.context import LintContext
@@ -81,3 +82,18 @@ def _prefer_text(statement: SqlStatement, context: LintContext) -> Iterator[tupl
     for column in _columns_of(statement):
         if column.type.startswith(("VARCHAR(", "CHARACTER VARYING(")):
             yield column.offset, f"column {column.name}"
+
+
+_CHAR = re.compile(r"^(CHAR|CHARACTER|BPCHAR|NCHAR)(\(\d+\))?(\[\])*$")
+
+
+@rule(
+    RuleName.BAN_CHAR_FIELD,
+    WARNING,
+    "char(n) pads values with spaces and is no faster than text.",
+    "Use text (with a CHECK (char_length(col) <= n) constraint if a limit matters).",
+)
+def _ban_char_field(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
+    for column in _columns_of(statement):
+        if _CHAR.match(column.type):
+            yield column.offset, f"column {column.name} {column.type.lower()}"
