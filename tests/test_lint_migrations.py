@@ -555,3 +555,12 @@ def test_a_staged_drop_counts_once(case) -> None:
     assert [entry for entry in found(lint()) if entry[0] == "0004_again.py"] == [
         ("0004_again.py", 11, "ban-drop-column"),
     ]
+
+
+def test_an_exclusion_constraint_on_an_existing_table_is_an_index_build_under_lock(
+    case,
+) -> None:
+    """AddConstraint(ExclusionConstraint) is ALTER TABLE ... ADD EXCLUDE: its index is
+    built under ACCESS EXCLUSIVE; on the table the migration creates, it is fine."""
+    case("exclusion")
+    assert found(lint()) == [("0002_no_overlap.py", 10, "adding-exclusion-constraint")]

@@ -57,6 +57,14 @@ def _add_constraint(op: Any, check: OperationCheck) -> None:
         check.find(RuleName.DISALLOWED_UNIQUE_CONSTRAINT, f"constraint {constraint.name}")
     elif isinstance(constraint, CheckConstraint):
         check.find(RuleName.CONSTRAINT_MISSING_NOT_VALID, f"constraint {constraint.name}")
+    elif _is_exclusion(constraint):
+        check.find(RuleName.ADDING_EXCLUSION_CONSTRAINT, f"constraint {constraint.name}")
+
+
+def _is_exclusion(constraint: object) -> bool:
+    from django.contrib.postgres.constraints import ExclusionConstraint
+
+    return isinstance(constraint, ExclusionConstraint)
 
 
 @rule(
