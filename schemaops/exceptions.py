@@ -54,3 +54,8 @@ class PolicyError(SchemaOpsError, ValueError):
 
 class DatabaseUnavailable(SchemaOpsError, ConnectionError):
     """The database did not answer; the message names it and says PostgreSQL's reason."""
+
+
+class InvalidMigration(SchemaOpsError):
+    """A Django migration that cannot be applied to the models' state (Django's
+    ``migrate`` would fail on it too), met by the linter."""

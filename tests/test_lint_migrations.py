@@ -564,3 +564,14 @@ def test_an_exclusion_constraint_on_an_existing_table_is_an_index_build_under_lo
     built under ACCESS EXCLUSIVE; on the table the migration creates, it is fine."""
     case("exclusion")
     assert found(lint()) == [("0002_no_overlap.py", 10, "adding-exclusion-constraint")]
+
+
+def test_a_migration_django_cannot_apply_is_an_error_naming_it_not_a_traceback(case) -> None:
+    case("invalid")
+    err = StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command("schemaops", "lint", "lintapp", stdout=StringIO(), stderr=err)
+    assert error.value.returncode == 2
+    said = str(error.value) + err.getvalue()
+    assert "0002_gone.py: lintapp.0002_gone operation 1.1 (RemoveField) cannot be applied" in said
+    assert "KeyError" in said

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from django.apps import apps
 
-from schemaops.exceptions import SchemaOpsError, ScriptError
+from schemaops.exceptions import InvalidMigration, SchemaOpsError, ScriptError
 from schemaops.lint import config as config_module
 from schemaops.lint import database, gate, report
 from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
-from schemaops.lint.django_migrations.walk import lint_migrations
+from schemaops.lint.django_migrations.walk import MigrationLintResult, lint_migrations
 from schemaops.lint.engine import lint_script
 from schemaops.lint.findings import Finding
 from schemaops.lint.options import options_config
@@ -98,9 +98,18 @@ def lint_project(
         findings, scripts = _lint_pending_scripts(using, chosen, config, pg_version, errors, only)
     else:
         findings, scripts = _lint_all_scripts(chosen, config, pg_version, errors, only)
-    result = lint_migrations(
-        config, app_labels=labels, using=using, pending=pending, pg_version=pg_version, only=only
-    )
+    try:
+        result = lint_migrations(
+            config,
+            app_labels=labels,
+            using=using,
+            pending=pending,
+            pg_version=pg_version,
+            only=only,
+        )
+    except InvalidMigration as exc:
+        errors.append(str(exc))
+        result = MigrationLintResult()
     findings.extend(result.findings)
     return ProjectLintRun(findings, scripts, result.migrations, result.not_rendered, errors)
 

@@ -9,6 +9,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from schemaops.exceptions import InvalidMigration
 from schemaops.lint.context import LintContext
 from schemaops.lint.rules.names import RuleName
 
@@ -56,6 +57,22 @@ def join_table(table: str, name: str, field: Field[Any, Any]) -> str:
     if explicit:
         return str(explicit)
     return str(truncate_name(f"{table}_{name}", 63))
+
+
+def forward(operation: Any, app_label: str, state: ProjectState, where: str) -> None:
+    """``operation.state_forwards``, with a failure reported as the migration's fault.
+
+    Raises:
+        InvalidMigration: the operation cannot apply to ``state`` (``where`` names it).
+    """
+    try:
+        operation.state_forwards(app_label, state)
+    except Exception as exc:  # any failure: Django's own migrate would fail here too
+        raise InvalidMigration(
+            f"{where} ({type(operation).__name__}) cannot be applied to the models' state: "
+            f"{type(exc).__name__}: {exc}. Django's migrate would fail on it too; fix the "
+            "migration (an operation on a model or field that an earlier one removed?)."
+        ) from exc
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,6 +29,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
 from schemaops import statements
+from schemaops.display import display
 from schemaops.lint import rules, suppressions
 from schemaops.lint.config import LintConfig
 from schemaops.lint.context import DEFAULT_PG_VERSION, LintContext
@@ -50,9 +51,10 @@ from schemaops.lint.django_migrations.operation import (
     OperationCheck,
     as_regclass,
     checks_by_class,
+    forward,
     operation_class,
 )
-from schemaops.lint.django_migrations.source import MigrationSource
+from schemaops.lint.django_migrations.source import MigrationSource, migration_path
 from schemaops.lint.engine import lint_statements
 from schemaops.lint.findings import Finding
 
@@ -113,6 +115,13 @@ def _judged_classes() -> frozenset[type]:
     nothing), so a subclass of one is never rendered or read as its parent."""
     names = {*rules.OPERATION_CHECKS, *recorded_names(), *_NOTHING_TO_JUDGE}
     return frozenset(cls for name in names if (cls := operation_class(name)) is not None)
+
+
+def _where(migration: Migration, path: tuple[int, ...]) -> str:
+    """``app.0002_x operation 3`` (``operation 3.1``: inside a SeparateDatabaseAndState)."""
+    number = ".".join(str(index + 1) for index in path)
+    name = f"{migration.app_label}.{migration.name}"
+    return f"{display(migration_path(migration))}: {name} operation {number}"
 
 
 @dataclasses.dataclass
@@ -180,10 +189,10 @@ class MigrationLinter:
             if selected:
                 self._lint_migration(migration, state)
             else:
-                for operation in migration.operations:
+                for index, operation in enumerate(migration.operations):
                     removals = state_only_removals(operation, app_label, state)
                     remember_state_removals(removals, self.facts)
-                    operation.state_forwards(app_label, state)
+                    forward(operation, app_label, state, _where(migration, (index,)))
         return self.result
 
     def _lint_migration(self, migration: Migration, state: ProjectState) -> None:
@@ -195,7 +204,7 @@ class MigrationLinter:
         unit = _Unit(migration, MigrationSource(migration), shared)
         for index, operation in enumerate(migration.operations):
             self._operation(unit, operation, state, (index,))
-            operation.state_forwards(unit.app_label, state)
+            forward(operation, unit.app_label, state, _where(migration, (index,)))
         if self.only is not None and not self.only.covers(unit.source.path):
             return  # context for the changed migrations after it, not reported
         self.result.migrations += 1
@@ -250,7 +259,7 @@ class MigrationLinter:
         database_state = state.clone()
         for index, inner in enumerate(op.database_operations):
             self._operation(unit, inner, database_state, (*path, index))
-            inner.state_forwards(unit.app_label, database_state)
+            forward(inner, unit.app_label, database_state, _where(unit.migration, (*path, index)))
 
     def _render(
         self, unit: _Unit, operation: Operation, state: ProjectState, path: tuple[int, ...]
