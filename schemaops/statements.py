@@ -14,8 +14,9 @@ at their positions, so a finding and a run error always point at the same line.
 backslash starts a meta-command (``\\set``, ``\\i``, ``\\connect``), which runs
 to the end of its line or to a ``\\\\`` separator and is not SQL; after ``COPY
 ... FROM STDIN`` (or ``\\copy ... from stdin``) the lines up to one that is just
-``\\.`` are data. Outside a string or comment a backslash is never SQL, so this
-reading changes nothing for a text PostgreSQL would accept.
+``\\.`` are data. Outside a string or comment a backslash is never SQL, so a
+text the server can run reads the same either way (COPY ... FROM STDIN aside,
+whose rows only psql sends).
 """
 
 from __future__ import annotations

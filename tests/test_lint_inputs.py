@@ -206,7 +206,7 @@ def test_manage_lint_reports_a_script_it_refuses_as_a_finding_too(
     with pytest.raises(CommandError) as raised:
         call_command("schemaops", "lint", "ops", "--format", "json", stdout=out)
     assert raised.value.returncode == 2
-    assert "0001_a.sql:1: '\\\\set ON_ERROR_STOP on' is a psql meta-command" in str(raised.value)
+    assert "0001_a.sql:1: '\\set ON_ERROR_STOP on' is a psql meta-command" in str(raised.value)
     (finding,) = json.loads(out.getvalue())["findings"]
     assert (finding["rule"], finding["line"]) == ("invalid-file", 1)
     assert finding["path"].endswith("ops/0001_a.sql")

@@ -259,13 +259,13 @@ def test_script_dirs_as_a_list_names_locations_after_folders(
     [
         (
             "\\set ON_ERROR_STOP on\nCREATE TABLE t (id int);\n",
-            r"0001_a.sql:1: '\\\\set ON_ERROR_STOP on' is a psql meta-command\. schemaops runs "
+            r"0001_a.sql:1: '\\set ON_ERROR_STOP on' is a psql meta-command\. schemaops runs "
             "a script through a database connection",
         ),
         (
             "-- migrate:up\nCREATE TABLE t (id int);\n\\i more.sql\n"
             "-- migrate:down\nDROP TABLE t;",
-            r"0001_a.sql:3: '\\\\i more.sql' is a psql meta-command",
+            r"0001_a.sql:3: '\\i more.sql' is a psql meta-command",
         ),
         (
             "CREATE TABLE t (a int);\nCOPY t (a) FROM stdin;\n1\n\\.\n",

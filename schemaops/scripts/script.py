@@ -182,10 +182,11 @@ def _refuse_psql_input(path: Path, scanned: statements.Scan) -> None:
                 "INSERT, or COPY from a file on the database server."
             )
         raise ScriptError(
-            f"{path}:{found.line}: {found.text!r} is a psql meta-command. schemaops runs a "
+            f"{path}:{found.line}: '{found.text}' is a psql meta-command. schemaops runs a "
             "script through a database connection, not psql, so it cannot run: remove it "
-            "(the runner already stops at the first error; give settings as -- schemaops: "
-            "directives or SQL SET), or lint the file as a plain .sql file run by psql."
+            "(the runner stops at the first error by itself; put settings in -- schemaops: "
+            "directives or a SQL SET). A file meant for psql is not a schemaops script: "
+            "name it other than NNNN_slug.sql."
         )
     _refuse_unterminated(path, scanned)
 
