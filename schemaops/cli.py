@@ -1,7 +1,8 @@
 """The ``schemaops`` console script (also ``python -m schemaops``): lint ``.sql``
 files and folders with no Django project.
 
-Exit status: 0 without error findings, 1 with, 2 on bad input or usage.
+Exit status: 0 without error findings, 1 with, 2 on bad input or usage (bad input is
+also an ``invalid-file`` finding in the json, github and sarif reports).
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Lint .sql files and folders for statements that lock or break "
         "production. A folder of schemaops scripts (NNNN_slug.sql) is linted as one sequence "
         "in version order, as the runner applies it; other .sql files statement by statement, "
-        "as psql runs them. Settings come from [tool.schemaops.lint] in the nearest "
-        "pyproject.toml; options win over it. Exit 0: no error finding; 1: error findings; "
-        "2: bad input or usage.",
+        "as psql runs them (a file named here whatever its suffix). Settings come from "
+        "[tool.schemaops.lint] in the nearest pyproject.toml; options win over it. Exit 0: no "
+        "error finding; 1: error findings; 2: bad input or usage.",
     )
-    lint.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".sql file or folder")
+    lint.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="SQL file or folder")
     add_lint_options(lint)
     lint.add_argument(
         "--config",
@@ -77,7 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     run = lint_paths(options.paths, config, only)
     findings = run.findings  # in sequence order, each unit's by line
-    print(report.render(findings, run.units, options.format))
+    rendered = report.render(findings, run.units, options.format, errors=run.errors)
+    if rendered:
+        print(rendered)
+    for note in run.notes:
+        print(f"schemaops lint: note: {for_display(note)}", file=sys.stderr)
     for error in run.errors:
         print(f"schemaops lint: {for_display(error)}", file=sys.stderr)
     if run.errors:

@@ -9,6 +9,14 @@ reported through :attr:`Statement.unterminated`.
 
 The runner executes the statements it yields, and the linter reports findings
 at their positions, so a finding and a run error always point at the same line.
+
+:func:`scan` with ``psql=True`` also reads a file as psql reads it: an unquoted
+backslash starts a meta-command (``\\set``, ``\\i``, ``\\connect``), which runs
+to the end of its line or to a ``\\\\`` separator and is not SQL; after ``COPY
+... FROM STDIN`` (or ``\\copy ... from stdin``) the lines up to one that is just
+``\\.`` are data. Outside a string or comment a backslash is never SQL, so a
+text the server can run reads the same either way (COPY ... FROM STDIN aside,
+whose rows only psql sends).
 """
 
 from __future__ import annotations
@@ -39,15 +47,38 @@ _TOKEN_SOURCE = rf"""
     | (?P<dollar>(?<![\w$]){DOLLAR_QUOTE})
     | (?P<keyword>(?<![\w$])(?:begin|case|end|atomic)(?![\w$]))
     | (?P<semicolon>;)
+    | (?P<backslash>\\)
 """
-_TOKEN = re.compile(_TOKEN_SOURCE, re.VERBOSE | re.IGNORECASE)
-# Without the word ATOMIC there is no BEGIN ATOMIC body, and the keywords need
-# no tracking: a text without it is scanned a quarter faster with this one.
-_TOKEN_NO_KEYWORDS = re.compile(
-    "\n".join(line for line in _TOKEN_SOURCE.split("\n") if "keyword" not in line),
-    re.VERBOSE | re.IGNORECASE,
-)
+_TOKENS: dict[tuple[bool, bool], re.Pattern[str]] = {}
+
+
+def _token(keywords: bool, psql: bool) -> re.Pattern[str]:
+    """The token pattern: without the word ATOMIC there is no BEGIN ATOMIC body and
+    the keywords need no tracking (a text is scanned a quarter faster without
+    them); only a psql file has backslash meta-commands. Compiled when first used."""
+    pattern = _TOKENS.get((keywords, psql))
+    if pattern is None:
+        lines = _TOKEN_SOURCE.split("\n")
+        if not keywords:
+            lines = [line for line in lines if "keyword" not in line]
+        if not psql:
+            lines = [line for line in lines if "backslash" not in line]
+        pattern = _TOKENS[keywords, psql] = re.compile(
+            "\n".join(lines), re.VERBOSE | re.IGNORECASE
+        )
+    return pattern
+
+
 _ATOMIC = re.compile("atomic", re.IGNORECASE)
+_STDIN = re.compile("stdin", re.IGNORECASE)
+_COPY_FROM_STDIN = re.compile(r"copy\b.*\bfrom\s+stdin\b", re.IGNORECASE | re.DOTALL)
+# psql ends COPY data at a line that is exactly \. (or at the end of the file).
+_END_OF_COPY = re.compile(r"^\\\.(?:\n|\Z)", re.MULTILINE)
+# A meta-command's name, then its arguments: quoted ones may hold a \\.
+_META_NAME = re.compile(r"[^\s\\]*")
+_META_ARGUMENT = re.compile(r"'(?:[^'\\\n]|\\.)*'?|`[^`\n]*`?|\\\\|[^'`\\\n]+|\\")
+# The meta-commands that send the query typed so far, as a semicolon does.
+_SENDS_QUERY = frozenset({"g", "gx", "gset", "gexec", "gdesc", "crosstabview", "watch"})
 _LINE_END = re.compile(r"\n")
 _BLOCK_TOKEN = re.compile(r"/\*|\*/")
 _ESTRING_END = re.compile(r"\\.|''|'", re.DOTALL)
@@ -74,6 +105,29 @@ class Statement:
     def last_line(self) -> int:
         """Return the line of the statement's last character."""
         return self.line + self.text.count("\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class PsqlInput:
+    """Text psql reads itself and never sends as SQL: a meta-command, or the data
+    lines of a ``COPY ... FROM STDIN``. ``line`` (1-based) is where it starts."""
+
+    kind: str  # "meta-command" or "copy data"
+    text: str  # the meta-command as written, or the data's first line
+    start: int
+    end: int
+    line: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    """What :func:`scan` found: the statements, what only psql reads (with
+    ``psql=True``), and the construct left open at the end of the text, as
+    (what, line where it opened), even when no statement holds it (a comment)."""
+
+    statements: tuple[Statement, ...]
+    psql_input: tuple[PsqlInput, ...] = ()
+    unterminated: tuple[str, int] | None = None
 
 
 def skip_block_comment(text: str, pos: int) -> tuple[int, bool]:
@@ -109,11 +163,44 @@ def skip_estring(text: str, pos: int) -> tuple[int, bool]:
     return len(text), False
 
 
-class _Scanner:
-    """Split ``text`` at top-level semicolons."""
+def _first_token(text: str, start: int, end: int) -> int:
+    """Return the offset of the first character in ``[start, end)`` that is not
+    whitespace or comment, or ``end``."""
+    pos = start
+    while pos < end:
+        ws = _WHITESPACE.match(text, pos, end)
+        if ws:
+            pos = ws.end()
+            continue
+        if text.startswith("--", pos):
+            newline = text.find("\n", pos, end)
+            pos = end if newline < 0 else newline + 1
+            continue
+        if text.startswith("/*", pos):
+            pos = min(skip_block_comment(text, pos)[0], end)
+            continue
+        return pos
+    return end
 
-    def __init__(self, text: str) -> None:
+
+def _meta_command_end(text: str, pos: int, line_end: int) -> tuple[int, int]:
+    """Return where the meta-command whose backslash is at ``pos`` ends and where SQL
+    resumes: at a ``\\\\`` separator (after it), or at the end of the line."""
+    for match in _META_ARGUMENT.finditer(text, pos, line_end):
+        if match.group() == "\\\\":
+            return match.start(), match.end()
+    return line_end, line_end
+
+
+class _Scanner:
+    """Split ``text`` at top-level semicolons (and, as psql reads a file, around
+    meta-commands and COPY data)."""
+
+    def __init__(self, text: str, psql: bool = False) -> None:
         self.text = text
+        self.psql = psql
+        self.psql_input: list[PsqlInput] = []
+        self.unterminated: tuple[str, int] | None = None
         # Offsets of line starts, for turning offsets into line and column
         # with a bisect instead of counting newlines again for each statement.
         self.line_starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
@@ -121,26 +208,6 @@ class _Scanner:
     def position(self, offset: int) -> tuple[int, int]:
         index = bisect_right(self.line_starts, offset) - 1
         return index + 1, offset - self.line_starts[index] + 1
-
-    def first_token(self, start: int, end: int) -> int:
-        """Return the offset of the first character in ``[start, end)`` that is not
-        whitespace or comment, or ``end``."""
-        text = self.text
-        pos = start
-        while pos < end:
-            ws = _WHITESPACE.match(text, pos, end)
-            if ws:
-                pos = ws.end()
-                continue
-            if text.startswith("--", pos):
-                newline = text.find("\n", pos, end)
-                pos = end if newline < 0 else newline + 1
-                continue
-            if text.startswith("/*", pos):
-                pos = min(skip_block_comment(text, pos)[0], end)
-                continue
-            return pos
-        return end
 
     def statements(self) -> Iterator[Statement]:
         text = self.text
@@ -152,7 +219,12 @@ class _Scanner:
         previous_keyword = ""
         previous_keyword_end = 0
         unterminated: str | None = None
-        token = _TOKEN if _ATOMIC.search(text) else _TOKEN_NO_KEYWORDS
+        unterminated_at = 0
+        # Meta-commands inside the statement being read: blanked out of its text.
+        holes: list[tuple[int, int]] = []
+        psql = self.psql
+        copies = psql and _STDIN.search(text) is not None
+        token = _token(_ATOMIC.search(text) is not None, psql)
         while pos < length:
             match = token.search(text, pos)
             if match is None:
@@ -165,21 +237,23 @@ class _Scanner:
             elif kind == "block_comment":
                 pos, closed = skip_block_comment(text, match.start())
                 if not closed:
-                    unterminated = "block comment"
+                    unterminated, unterminated_at = "block comment", match.start()
             elif kind == "string" or kind == "ident":
                 pos, closed = skip_quoted(text, pos, match.group())
                 if not closed:
                     unterminated = "string" if kind == "string" else "quoted identifier"
+                    unterminated_at = match.start()
             elif kind == "estring":
                 pos, closed = skip_estring(text, pos)
                 if not closed:
-                    unterminated = "string"
+                    unterminated, unterminated_at = "string", match.start()
             elif kind == "dollar":
                 tag = match.group()
                 close = text.find(tag, pos)
                 if close < 0:
                     pos = length
                     unterminated = f"dollar-quoted string {tag}"
+                    unterminated_at = match.start()
                 else:
                     pos = close + len(tag)
             elif kind == "keyword":
@@ -201,22 +275,109 @@ class _Scanner:
             elif kind == "semicolon":
                 if atomic_depth:
                     continue
-                statement = self.make(chunk_start, match.start(), None)
+                statement = self.make(chunk_start, match.start(), None, holes)
+                holes = []
+                chunk_start = pos
                 if statement is not None:
                     yield statement
-                chunk_start = pos
+                    if copies and _is_copy_from_stdin(statement.text):
+                        pos = chunk_start = self.copy_data(pos)
+            elif kind == "backslash":
+                start = match.start()
+                line, _ = self.position(start)
+                if text.startswith(";", pos) or text.startswith("\\", pos):
+                    self.psql_input.append(
+                        PsqlInput("meta-command", text[start : pos + 1], start, pos + 1, line)
+                    )
+                if text.startswith(";", pos):
+                    # psql's \; is a semicolon that does not send the query yet;
+                    # the server still runs each statement of it on its own.
+                    statement = self.make(chunk_start, start, None, holes)
+                    holes = []
+                    pos = chunk_start = pos + 1
+                    if statement is not None:
+                        yield statement
+                    continue
+                if text.startswith("\\", pos):
+                    holes.append((start, pos + 1))  # a \\ separator between commands
+                    pos += 1
+                    continue
+                name = _META_NAME.match(text, pos)
+                assert name is not None  # the pattern matches the empty string
+                newline = text.find("\n", pos)
+                line_end = length if newline < 0 else newline
+                end, resume = _meta_command_end(text, name.end(), line_end)
+                command = text[start:end].rstrip()
+                self.psql_input.append(PsqlInput("meta-command", command, start, end, line))
+                pos = resume
+                if name.group() in _SENDS_QUERY and not atomic_depth:
+                    statement = self.make(chunk_start, start, None, holes)
+                    holes = []
+                    chunk_start = pos
+                    if statement is not None:
+                        yield statement
+                        if copies and _is_copy_from_stdin(statement.text):
+                            pos = chunk_start = self.copy_data(pos)
+                elif name.group().lower() == "copy" and _is_copy_from_stdin(command[1:]):
+                    pos = self.copy_data(pos)
+                    holes.append((start, pos))
+                else:
+                    holes.append((start, pos))
             previous_keyword = ""
-        statement = self.make(chunk_start, length, unterminated)
+        if unterminated is not None:
+            self.unterminated = (unterminated, self.position(unterminated_at)[0])
+        statement = self.make(chunk_start, length, unterminated, holes)
         if statement is not None:
             yield statement
 
-    def make(self, start: int, end: int, unterminated: str | None) -> Statement | None:
-        first = self.first_token(start, end)
+    def copy_data(self, pos: int) -> int:
+        """Record the data lines after a COPY ... FROM STDIN that ends at ``pos``
+        (from the next line to a line ``\\.``); return the offset after them."""
+        text = self.text
+        newline = text.find("\n", pos)
+        if newline < 0:
+            return len(text)
+        start = newline + 1
+        end_marker = _END_OF_COPY.search(text, start)
+        end = len(text) if end_marker is None else end_marker.end()
+        if end > start:
+            first_line_end = text.find("\n", start, end)
+            first_line = text[start : end if first_line_end < 0 else first_line_end]
+            line, _ = self.position(start)
+            self.psql_input.append(PsqlInput("copy data", first_line, start, end, line))
+        return end
+
+    def make(
+        self, start: int, end: int, unterminated: str | None, holes: list[tuple[int, int]]
+    ) -> Statement | None:
+        text = self.text
+        offset = 0
+        if holes:
+            # Same length, so offsets still match: the meta-commands become spaces.
+            pieces = []
+            cursor = start
+            for hole_start, hole_end in holes:
+                hole_start, hole_end = max(hole_start, cursor), min(hole_end, end)
+                if hole_start >= hole_end:
+                    continue
+                pieces.append(text[cursor:hole_start])
+                pieces.append(" " * (hole_end - hole_start))
+                cursor = hole_end
+            pieces.append(text[cursor:end])
+            text, offset = "".join(pieces), start
+        first = _first_token(text, start - offset, end - offset) + offset
         if first >= end:
             return None
-        body = self.text[first:end].rstrip()
+        body = text[first - offset : end - offset].rstrip()
         line, column = self.position(first)
         return Statement(body, first, first + len(body), line, column, unterminated)
+
+
+def _is_copy_from_stdin(statement: str) -> bool:
+    """Whether ``statement`` is COPY ... FROM STDIN (psql then reads the data lines)."""
+    return statement[:4].lower() == "copy" and bool(
+        _COPY_FROM_STDIN.match(without_literals(statement))
+    )
 
 
 _LITERAL = re.compile(
@@ -252,6 +413,19 @@ def without_literals(text: str) -> str:
         pos = end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def scan(text: str, *, psql: bool = False) -> Scan:
+    """Split ``text`` into its statements, as :func:`split` does; with ``psql``, read
+    it as psql reads a file (meta-commands and COPY data are not statements).
+
+    Returns:
+        The statements, the psql-only input met (:class:`PsqlInput`, in order), and
+        the construct left open at the end of the text.
+    """
+    scanner = _Scanner(text, psql)
+    found = tuple(scanner.statements())
+    return Scan(found, tuple(scanner.psql_input), scanner.unterminated)
 
 
 def split(text: str) -> list[Statement]:

@@ -371,3 +371,13 @@ def test_changed_outside_a_repository_exits_2(tmp_path: Path) -> None:
     assert "--changed: git rev-parse --show-toplevel failed: fatal: not a git repository" in (
         completed.stderr
     )
+
+
+def test_markdown_output_lists_input_it_could_not_lint(tmp_path: Path) -> None:
+    write(tmp_path, "ok.sql", "CREATE TABLE t (id bigint);\n")
+    completed = run("lint", "--format", "markdown", "ok.sql", "missing.sql", cwd=tmp_path)
+    assert completed.returncode == 2
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "**schemaops lint**: No findings in 1 file; 1 not linted."
+    assert lines[-1].startswith("| `missing.sql:1` | error: [invalid-file]")
+    assert "missing.sql: no such file or folder" in completed.stderr

@@ -372,11 +372,15 @@ def test_silent_kinds_are_really_silent(sql: str) -> None:
 
 def test_every_rule_is_declared_once_in_rule_name_order() -> None:
     """Rules run and are listed in RuleName's order, and every name but the two
-    about suppressions has exactly one declaration."""
+    about suppressions and invalid-file has exactly one declaration."""
     from schemaops.lint import rules
     from schemaops.lint.rules.names import RuleName
 
-    suppression_names = {RuleName.SUPPRESSION_MISSING_REASON, RuleName.UNUSED_SUPPRESSION}
+    suppression_names = {
+        RuleName.SUPPRESSION_MISSING_REASON,
+        RuleName.UNUSED_SUPPRESSION,
+        RuleName.INVALID_FILE,
+    }
     assert list(rules.RULES) == [name.value for name in RuleName if name not in suppression_names]
     with pytest.raises(ValueError, match="declared twice"):
         rules.rule(RuleName.BAN_DROP_DATABASE, rules.ERROR, "again", "no")(lambda s, c: iter(()))

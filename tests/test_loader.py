@@ -252,3 +252,50 @@ def test_script_dirs_as_a_list_names_locations_after_folders(
     (tmp_path / "sql").mkdir()
     settings.SCHEMAOPS = {"SCRIPT_DIRS": [tmp_path / "sql"]}  # type: ignore[attr-defined]
     assert loader.Location("sql", tmp_path / "sql") in loader.locations()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "\\set ON_ERROR_STOP on\nCREATE TABLE t (id int);\n",
+            r"0001_a.sql:1: '\\set ON_ERROR_STOP on' is a psql meta-command\. schemaops runs "
+            "a script through a database connection",
+        ),
+        (
+            "-- migrate:up\nCREATE TABLE t (id int);\n\\i more.sql\n"
+            "-- migrate:down\nDROP TABLE t;",
+            r"0001_a.sql:3: '\\i more.sql' is a psql meta-command",
+        ),
+        (
+            "CREATE TABLE t (a int);\nCOPY t (a) FROM stdin;\n1\n\\.\n",
+            r"0001_a.sql:3: COPY \.\.\. FROM STDIN data\. .* insert the rows with INSERT",
+        ),
+    ],
+)
+def test_a_script_with_what_only_psql_runs_is_refused_at_its_line(
+    location: loader.Location, content: str, message: str
+) -> None:
+    write(location, "0001_a.sql", content)
+    with pytest.raises(ScriptError, match=message):
+        only(location).parsed  # noqa: B018
+
+
+def test_a_block_comment_left_open_at_the_end_of_a_script_is_refused(
+    location: loader.Location,
+) -> None:
+    write(location, "0001_a.sql", "CREATE TABLE t (id int);\n/* TODO: the index\n")
+    with pytest.raises(
+        ScriptError, match=r"0001_a.sql:2: unterminated block comment starting here\. Close it\."
+    ):
+        only(location).parsed  # noqa: B018
+
+
+def test_a_nul_byte_is_refused_with_its_line_and_offset_in_the_file(
+    location: loader.Location,
+) -> None:
+    write(location, "0001_a.sql", b"SELECT 1;\r\nSELECT '\x00';\r\n")
+    with pytest.raises(
+        ScriptError, match=r"0001_a.sql:2: a NUL byte \(0x00\) at offset 19: PostgreSQL refuses"
+    ):
+        only(location).parsed  # noqa: B018

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from schemaops.lint import rules
+from schemaops.exceptions import ScriptError
+from schemaops.lint import report, rules
 from schemaops.lint.context import LintContext
 from schemaops.lint.engine import lint_plain
 from tests.conftest import REPO_ROOT
@@ -24,9 +25,13 @@ def examples(name: str) -> dict[str, str]:
 
 
 def lint_text(sql: str, tmp_path: Path) -> list[str]:
+    """The rules that fire on ``sql`` as a plain file (invalid-file if it cannot be read)."""
     path = tmp_path / "example.sql"
     path.write_text(sql + "\n", encoding="utf-8")
-    return [f.rule for f in lint_plain(path, LintContext())]
+    try:
+        return [f.rule for f in lint_plain(path, LintContext())]
+    except ScriptError as exc:
+        return [report.invalid_file(str(exc)).rule]
 
 
 @pytest.mark.parametrize("name", sorted(rules.known_names()))

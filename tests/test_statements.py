@@ -122,3 +122,87 @@ def test_agrees_with_sqlparse_on_a_mixed_corpus() -> None:
     ours = [normalise(s) for s in texts(corpus)]
     theirs = [normalise(s) for s in sqlparse.split(corpus)]
     assert ours == theirs
+
+
+def psql_texts(sql: str) -> list[str]:
+    return [s.text for s in statements.scan(sql, psql=True).statements]
+
+
+def test_a_meta_command_line_does_not_swallow_the_next_statement() -> None:
+    sql = "\\set ON_ERROR_STOP on\nCREATE INDEX i ON t (c);\n\\connect other\nDROP TABLE x;\n"
+    scanned = statements.scan(sql, psql=True)
+    assert [(s.line, s.text) for s in scanned.statements] == [
+        (2, "CREATE INDEX i ON t (c)"),
+        (4, "DROP TABLE x"),
+    ]
+    assert [(p.line, p.text) for p in scanned.psql_input] == [
+        (1, "\\set ON_ERROR_STOP on"),
+        (3, "\\connect other"),
+    ]
+
+
+def test_without_psql_a_meta_command_stays_in_the_statement() -> None:
+    """The runner and RunSQL are read as the server reads them: unchanged."""
+    assert texts("\\set x 1\nSELECT 1;") == ["\\set x 1\nSELECT 1"]
+
+
+def test_a_meta_command_inside_a_statement_is_blanked_out_of_it() -> None:
+    sql = "CREATE TABLE t (\n\\echo typed in the middle\n  id int);"
+    (statement,) = statements.scan(sql, psql=True).statements
+    assert statement.text.split() == ["CREATE", "TABLE", "t", "(", "id", "int)"]
+    assert sql[statement.start : statement.end].startswith("CREATE TABLE t (\n\\echo")
+    assert len(statement.text) == statement.end - statement.start
+
+
+def test_g_meta_commands_end_the_statement_like_a_semicolon() -> None:
+    assert psql_texts("SELECT 1 AS n \\gset\nSELECT 2 \\gx\nDROP TABLE y") == [
+        "SELECT 1 AS n",
+        "SELECT 2",
+        "DROP TABLE y",
+    ]
+
+
+def test_a_double_backslash_separates_a_meta_command_from_sql() -> None:
+    sql = "\\x \\\\ SELECT 1;\n\\echo 'a \\\\ b'\nSELECT 2;"
+    assert psql_texts(sql) == ["SELECT 1", "SELECT 2"]
+
+
+def test_backslashes_inside_literals_and_comments_are_not_meta_commands() -> None:
+    sql = "SELECT 'a\\b', E'\\n', $$\\x$$ -- \\set\n/* \\i x */;"
+    scanned = statements.scan(sql, psql=True)
+    assert scanned.psql_input == ()
+    assert [s.text for s in scanned.statements] == [sql[:-1]]
+
+
+def test_copy_from_stdin_data_up_to_backslash_dot_is_not_sql() -> None:
+    sql = "COPY t (a, b) FROM stdin;\n1\tit's; here\n2\t\\N\n\\.\nCREATE INDEX i ON t (a);\n"
+    scanned = statements.scan(sql, psql=True)
+    assert [(s.line, s.text) for s in scanned.statements] == [
+        (1, "COPY t (a, b) FROM stdin"),
+        (5, "CREATE INDEX i ON t (a)"),
+    ]
+    assert [(p.kind, p.line, p.text) for p in scanned.psql_input] == [
+        ("copy data", 2, "1\tit's; here")
+    ]
+    assert scanned.unterminated is None
+
+
+def test_copy_data_without_backslash_dot_runs_to_the_end() -> None:
+    scanned = statements.scan("COPY t FROM STDIN WITH (FORMAT csv);\n1,'\n", psql=True)
+    assert [s.text for s in scanned.statements] == ["COPY t FROM STDIN WITH (FORMAT csv)"]
+    assert scanned.unterminated is None
+
+
+def test_psql_copy_meta_command_reads_its_data_lines_too() -> None:
+    sql = "\\copy t from stdin\n1;2\n\\.\nDROP TABLE x;"
+    assert psql_texts(sql) == ["DROP TABLE x"]
+
+
+def test_copy_to_stdout_has_no_data_lines() -> None:
+    assert psql_texts("COPY t TO stdout;\nDROP TABLE x;") == ["COPY t TO stdout", "DROP TABLE x"]
+
+
+def test_a_block_comment_left_open_after_the_last_statement_is_reported() -> None:
+    scanned = statements.scan("SELECT 1;\n\n/* never closed\nSELECT 2;")
+    assert [s.text for s in scanned.statements] == ["SELECT 1"]
+    assert scanned.unterminated == ("block comment", 3)

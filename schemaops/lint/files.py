@@ -1,11 +1,14 @@
 """Linting ``.sql`` files and folders, with no Django project needed.
 
-A folder of schemaops scripts (every ``.sql`` named ``NNNN_slug``) is linted as
-the runner would run it: one sequence in version order, each script's up
-section in its own transaction unless it cannot be. Any other ``.sql`` file is
-linted as psql would run it, statement by statement, in name order within its
-folder. Everything given is one sequence, so a constraint validated by an
-earlier script is known to later ones.
+A folder of schemaops scripts (every ``.sql`` named ``NNNN_slug``, each version
+once) is linted as the runner would run it: one sequence in version order, each
+script's up section in its own transaction unless it cannot be. Any other
+``.sql`` file is linted as psql would run it, statement by statement, in name
+order within its folder; so is a folder whose files only look like scripts (two
+share a version, as psql delta folders often do), with a note saying so. A file
+named on the command line is linted whatever its suffix (``.sql.postgres``).
+Everything given is one sequence, so a constraint validated by an earlier
+script is known to later ones.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class LintRun:
     findings: list[Finding] = dataclasses.field(default_factory=list)
     units: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    """How an input was read, where that is not what its names suggest."""
 
 
 def _natural(name: str) -> list[object]:
@@ -52,23 +57,53 @@ def _unreadable(path: Path, exc: OSError) -> str:
     )
 
 
-def _units(path: Path) -> list[Script | Path]:
+def _shared_version(names: list[str]) -> list[str]:
+    """Two script-like names of ``names`` that share a version (not an up/down pair
+    of one script), or ``[]``."""
+    by_version: dict[int, str] = {}
+    for name in sorted(names, key=_natural):
+        script = name.removesuffix(".sql").removesuffix(".up").removesuffix(".down")
+        other = by_version.setdefault(int(name.split("_", 1)[0]), script)
+        if other != script:
+            return [other + ".sql", script + ".sql"]
+    return []
+
+
+def _units(path: Path, notes: list[str]) -> list[Script | Path]:
     """The units of one argument: scripts of a schemaops folder, or plain files.
 
+    Args:
+        path: a file or folder given on the command line.
+        notes: where to say how a folder was read, when not as its names suggest.
+
     Raises:
-        ScriptError: ``path`` is missing, not ``.sql``, or a badly formed script folder.
+        ScriptError: ``path`` is missing, a folder without ``.sql`` files, or a
+            badly formed script folder.
     """
     if path.is_dir():
-        names = [p.name for p in path.iterdir() if p.suffix == ".sql" and p.is_file()]
+        files = [p for p in path.iterdir() if p.is_file()]
+        names = [p.name for p in files if p.suffix == ".sql"]
         if not names:
-            raise ScriptError(f"{display(path)}: no .sql file in this folder.")
+            others = sorted((p.name for p in files if ".sql." in p.name), key=_natural)
+            also = (
+                f" Files such as {others[0]} are linted when named on the command line."
+                if others
+                else ""
+            )
+            raise ScriptError(f"{display(path)}: no .sql file in this folder.{also}")
         if all(is_script_name(name) for name in names):
-            return list(scripts_in(Location(path.name, path)))
+            shared = _shared_version(names)
+            if not shared:
+                return list(scripts_in(Location(path.name, path)))
+            notes.append(
+                f"{display(path)}: {shared[0]} and {shared[1]} share a version, so these are "
+                "not schemaops scripts: the folder's .sql files are linted as plain psql "
+                "files, in name order. (If they are scripts, give one of them the next free "
+                "version.)"
+            )
         return [path / name for name in sorted(names, key=_natural)]
     if not path.exists():
         raise ScriptError(f"{display(path)}: no such file or folder. Check the path.")
-    if path.suffix != ".sql":
-        raise ScriptError(f"{display(path)}: not a .sql file. Give .sql files or folders.")
     if is_script_name(path.name) and not path.name.endswith(".down.sql"):
         folder = path.parent
         version = path.name.split("_", 1)[0]
@@ -83,7 +118,7 @@ def lint_paths(paths: Sequence[Path], config: LintConfig, only: Changed | None =
     context = LintContext(pg_version=config.pg_version or DEFAULT_PG_VERSION)
     for path in paths:
         try:
-            units = _units(path)
+            units = _units(path, run.notes)
         except ScriptError as exc:
             run.errors.append(str(exc))
             continue

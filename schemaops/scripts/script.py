@@ -134,6 +134,19 @@ class Script:
 
 
 def _decode(path: Path, data: bytes) -> str:
+    """Return the text of ``data`` (the normalised bytes of the file at ``path``).
+
+    Raises:
+        ScriptError: a NUL byte, which PostgreSQL refuses in SQL text, or not UTF-8.
+    """
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise ScriptError(
+            f"{path}:{line}: a NUL byte (0x00) at offset {_file_offset(path, nul)}: "
+            "PostgreSQL refuses NUL in SQL text. Remove it; if the file is UTF-16 or "
+            "binary, save it as UTF-8 text."
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -144,6 +157,52 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
+def _file_offset(path: Path, normalised: int) -> int:
+    """The offset in the file on disk of the first NUL byte (found at ``normalised``
+    in its normalised bytes, which lack a BOM and CRs)."""
+    try:
+        return path.read_bytes().index(b"\0")
+    except (OSError, ValueError):
+        return normalised
+
+
+def _refuse_psql_input(path: Path, scanned: statements.Scan) -> None:
+    """Raise for what only psql can run: a script runs through a database connection.
+
+    Raises:
+        ScriptError: a meta-command or COPY ... FROM STDIN data, or an unterminated
+            string, identifier, dollar quote or comment at the end.
+    """
+    if scanned.psql_input:
+        found = scanned.psql_input[0]
+        if found.kind == "copy data":
+            raise ScriptError(
+                f"{path}:{found.line}: COPY ... FROM STDIN data. schemaops runs a script "
+                "through a database connection, which sends no data: insert the rows with "
+                "INSERT, or COPY from a file on the database server."
+            )
+        raise ScriptError(
+            f"{path}:{found.line}: '{found.text}' is a psql meta-command. schemaops runs a "
+            "script through a database connection, not psql, so it cannot run: remove it "
+            "(the runner stops at the first error by itself; put settings in -- schemaops: "
+            "directives or a SQL SET). A file meant for psql is not a schemaops script: "
+            "name it other than NNNN_slug.sql."
+        )
+    _refuse_unterminated(path, scanned)
+
+
+def _refuse_unterminated(path: Path, scanned: statements.Scan) -> None:
+    if scanned.unterminated is None:
+        return
+    what, line = scanned.unterminated
+    if scanned.statements and scanned.statements[-1].unterminated:
+        line = scanned.statements[-1].line
+        raise ScriptError(
+            f"{path}:{line}: unterminated {what} in the statement starting here. Close it."
+        )
+    raise ScriptError(f"{path}:{line}: unterminated {what} starting here. Close it.")
+
+
 def _unreadable(path: Path, exc: OSError) -> ScriptError:
     return ScriptError(
         f"{display(path)}: cannot read it ({exc.strerror or exc}). Check its permissions."
@@ -152,13 +211,9 @@ def _unreadable(path: Path, exc: OSError) -> ScriptError:
 
 def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Section:
     """Split one section into statements and decide whether it runs in a transaction."""
-    shifted = tuple(statements.split(text))
-    if shifted and shifted[-1].unterminated:
-        last = shifted[-1]
-        raise ScriptError(
-            f"{path}:{last.line}: unterminated {last.unterminated} in the statement starting "
-            "here. Close it."
-        )
+    scanned = statements.scan(text, psql=True)
+    _refuse_psql_input(path, scanned)
+    shifted = scanned.statements
     # A golang-migrate script often wraps itself in BEGIN; ... COMMIT;. schemaops
     # runs an atomic script in one transaction of its own, so the wrapper goes.
     if (
@@ -206,7 +261,10 @@ def _parse(script: Script) -> ParsedScript:
     path = script.path
     text = _decode(path, script._up_bytes)
     lines = text.split("\n")
-    found = statements.split(text)
+    scanned = statements.scan(text, psql=True)
+    # Before the sections: a meta-command in the header is in none of them.
+    _refuse_psql_input(path, scanned)
+    found = scanned.statements
     markers = [(n, m) for n, line in enumerate(lines, start=1) if (m := _MARKER.match(line))]
     if not found:
         raise ScriptError(
@@ -280,21 +338,21 @@ def _sections(
 def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Suppression, ...]]:
     """Read a ``.sql`` file that is not a schemaops script, as psql would run it: its
     statements as written (``BEGIN``/``COMMIT`` included), and its suppressions.
+    psql's meta-commands (``\\set``, ``\\i``, ...) and COPY ... FROM STDIN data are
+    not statements; an included file (``\\i``) is not read.
 
     Raises:
-        ScriptError: the file cannot be read, is not UTF-8, or a directive is malformed.
+        ScriptError: the file cannot be read, holds a NUL byte, is not UTF-8, leaves a
+            string or comment open at its end, or a directive is malformed.
     """
     try:
         data = normalise(path.read_bytes())
     except OSError as exc:
         raise _unreadable(path, exc) from None
     text = _decode(path, data)
-    found = tuple(statements.split(text))
-    if found and found[-1].unterminated:
-        raise ScriptError(
-            f"{path}:{found[-1].line}: unterminated {found[-1].unterminated} in the statement "
-            "starting here. Close it."
-        )
+    scanned = statements.scan(text, psql=True)
+    _refuse_unterminated(path, scanned)
+    found = scanned.statements
     first_line = found[0].line if found else len(text.split("\n")) + 1
     _, suppressions = directives.scan(path, text.split("\n"), first_line)
     return found, tuple(suppressions)

@@ -103,8 +103,8 @@ def operation_check(*operations: str) -> Callable[[DjangoCheck], DjangoCheck]:
 
 
 def known_names() -> set[str]:
-    """Every rule name a setting or a suppression may use: the rules and the two
-    findings about suppressions."""
+    """Every rule name a setting or a suppression may use: the rules, the two
+    findings about suppressions, and ``invalid-file``."""
     return {name.value for name in RuleName}
 
 
@@ -147,6 +147,7 @@ _UNDECLARED = (
     - {
         RuleName.SUPPRESSION_MISSING_REASON,
         RuleName.UNUSED_SUPPRESSION,
+        RuleName.INVALID_FILE,
     }
 )
 if _UNDECLARED:

@@ -49,3 +49,6 @@ class RuleName(enum.StrEnum):
     # (schemaops/lint/suppressions.py).
     SUPPRESSION_MISSING_REASON = "suppression-missing-reason"
     UNUSED_SUPPRESSION = "unused-suppression"
+    # A file that could not be linted (schemaops/lint/report.py): a finding in the
+    # machine formats, so CI shows it where it is; never suppressed or ignored.
+    INVALID_FILE = "invalid-file"

@@ -61,9 +61,11 @@ class Lint(Subcommand):
             )
         except lint_project.UsageError as exc:
             raise CommandError(for_display(str(exc)), returncode=2) from exc
-        self.stdout.write(
-            lint_project.report.render(run.findings, run.units, format, detail=run.detail)
+        rendered = lint_project.report.render(
+            run.findings, run.units, format, detail=run.detail, errors=run.errors
         )
+        if rendered:
+            self.stdout.write(rendered)
         if verbosity >= 2:
             for skipped in run.not_rendered:
                 self.stderr.write(f"Not linted (rendering its SQL failed): {skipped}")
