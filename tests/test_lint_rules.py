@@ -429,3 +429,26 @@ def test_a_concurrent_index_in_a_script_without_a_wrapper_is_clean(tmp_path: Pat
 def test_a_wrapper_around_an_atomic_script_is_not_reported(tmp_path: Path) -> None:
     found = script_findings(tmp_path, "BEGIN;\nCREATE INDEX i ON n (c);\nCOMMIT;\n")
     assert [rule for rule, _ in found] == ["require-concurrent-index-creation"]
+
+
+def test_each_rule_reads_only_the_kinds_it_declares() -> None:
+    """The engine runs a rule only on the kinds its @reads names: over every rule
+    page's examples, a rule's check finds nothing on the other kinds, and every
+    silent kind is read by no rule."""
+    from schemaops.lint import rules
+    from schemaops.lint.syntax import parse
+    from tests.test_rule_docs import RULES_DOCS, examples
+
+    assert not rules.SILENT_KINDS & set(rules.BY_KIND)
+    pages = [p.stem for p in RULES_DOCS.glob("*.md") if p.stem != "index"]
+    sql = [text for page in pages for text in examples(page).values()]
+    modelled = [parse(s) for text in sql for s in statements.split(text)]
+    assert len({m.kind for m in modelled}) >= 12
+    for rule in rules.RULES.values():
+        for statement in modelled:
+            if statement.kind in rule.kinds:
+                continue
+            for atomic in (True, False):
+                context = LintContext()
+                context.start_unit(atomic=atomic)
+                assert list(rule.check(statement, context)) == [], (rule.name, statement.kind)

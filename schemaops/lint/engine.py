@@ -45,15 +45,18 @@ class _Positions:
 def lint_statements(
     statements: Iterable[Statement], path: str, context: LintContext
 ) -> list[Finding]:
-    """Run every rule over ``statements`` in order, carrying ``context`` forward."""
+    """Run the rules that read each statement's kind over ``statements`` in order,
+    carrying ``context`` forward."""
     findings = []
+    by_kind = rules.BY_KIND
     for statement in statements:
         modelled = parse(statement)
-        if modelled.kind in rules.SILENT_KINDS:
+        reading = by_kind.get(modelled.kind)
+        if reading is None:
             context.after(modelled)
             continue
         position = _Positions(statement)
-        for rule in rules.RULES.values():
+        for rule in reading:
             for offset, detail in rule.check(modelled, context):
                 line, column = position(offset)
                 message = f"{rule.message} ({detail})" if detail else rule.message

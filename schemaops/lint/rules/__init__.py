@@ -46,6 +46,9 @@ class Rule:
     check: SqlCheck
     django_hint: str = ""
     """The safe rewrite in a Django migration, where it differs from ``hint``."""
+    kinds: frozenset[str] = frozenset()
+    """The statement kinds the check reads (:func:`reads`): the engine runs it on
+    those only."""
     grows_with_table: bool = False
     """The harm is how long the lock is held, which grows with the table: on a small
     table the statement is over before a writer notices (the deploy gate lets
@@ -83,12 +86,26 @@ def rule(
     def register(check: SqlCheck) -> SqlCheck:
         if name in _DECLARED:
             raise ValueError(f"The rule {name} is declared twice.")
+        kinds = getattr(check, "schemaops_kinds", None)
+        if not kinds:
+            raise ValueError(f"The rule {name} does not say which kinds it reads (@reads).")
         _DECLARED[name] = Rule(
-            name.value, severity, message, hint, check, django_hint, grows_with_table
+            name.value, severity, message, hint, check, django_hint, kinds, grows_with_table
         )
         return check
 
     return register
+
+
+def reads(*kinds: str) -> Callable[[SqlCheck], SqlCheck]:
+    """Declare the statement kinds (``SqlStatement.kind``) a SQL check reads, under its
+    :func:`rule`: it never runs on the others."""
+
+    def mark(check: SqlCheck) -> SqlCheck:
+        check.schemaops_kinds = frozenset(kinds)  # type: ignore[attr-defined]
+        return check
+
+    return mark
 
 
 def operation_check(*operations: str) -> Callable[[DjangoCheck], DjangoCheck]:
@@ -156,10 +173,18 @@ if _UNDECLARED:
 RULES: dict[str, Rule] = {name.value: _DECLARED[name] for name in RuleName if name in _DECLARED}
 """Every rule by name, in :class:`RuleName`'s order (the order they run in)."""
 
+BY_KIND: dict[str, tuple[Rule, ...]] = {
+    kind: tuple(declared for declared in RULES.values() if kind in declared.kinds)
+    for kind in sorted({kind for declared in RULES.values() for kind in declared.kinds})
+}
+"""The rules that read each statement kind, in :data:`RULES` order (a kind no rule
+reads is not here)."""
+
 LOCK_RULES = frozenset(name for name, declared in RULES.items() if declared.grows_with_table)
 """The rules whose harm grows with the table (:attr:`Rule.grows_with_table`)."""
 
 __all__ = [
+    "BY_KIND",
     "ERROR",
     "LOCK_RULES",
     "OPERATION_CHECKS",
@@ -178,6 +203,7 @@ __all__ = [
     "is_serial",
     "known_names",
     "operation_check",
+    "reads",
     "rule",
     "tables",
     "types",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from schemaops.lint.context import LintContext
 from schemaops.lint.django_migrations.operation import column_name
-from schemaops.lint.rules import ERROR, RuleName, altered, is_serial, operation_check, rule
+from schemaops.lint.rules import ERROR, RuleName, altered, is_serial, operation_check, reads, rule
 from schemaops.lint.syntax import SqlStatement
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ _VARCHAR = re.compile(r"^varchar\((\d+)\)$")
         "make it NOT NULL."
     ),
 )
+@reads("alter_table")
 def _adding_required_field(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -64,6 +65,7 @@ def _adding_required_field(
     ),
     grows_with_table=True,
 )
+@reads("alter_table")
 def _adding_not_nullable_field(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -86,6 +88,7 @@ def _adding_not_nullable_field(
     ),
     grows_with_table=True,
 )
+@reads("alter_table")
 def _adding_field_with_default(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -112,6 +115,7 @@ def _adding_field_with_default(
     "CONSTRAINT ... PRIMARY KEY USING INDEX.",
     grows_with_table=True,
 )
+@reads("alter_table")
 def _adding_serial_primary_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -163,6 +167,7 @@ def _add_field(op: Any, check: OperationCheck) -> None:
     "one. In Django: SeparateDatabaseAndState around that sequence.",
     grows_with_table=True,
 )
+@reads("alter_table")
 def _changing_column_type(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -216,6 +221,7 @@ def _alter_field(op: Any, check: OperationCheck) -> None:
         "SeparateDatabaseAndState with the RenameField in state_operations only."
     ),
 )
+@reads("alter_table")
 def _renaming_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "rename_column"):
         yield action.offset, f"{action.column_name} to {action.new_name}"
@@ -255,6 +261,7 @@ def _alter_field_column_renamed(op: Any, check: OperationCheck) -> None:
     "Stop using the column first (in Django: SeparateDatabaseAndState to remove the field "
     "from the model only), deploy, then drop it in a later release.",
 )
+@reads("alter_table")
 def _ban_drop_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "drop_column"):
         if context.removed_from_state_before(statement.table, action.column_name):

@@ -16,6 +16,7 @@ from schemaops.lint.rules import (
     actions_of,
     altered,
     operation_check,
+    reads,
     rule,
 )
 from schemaops.lint.syntax import SqlStatement
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     ),
     grows_with_table=True,
 )
+@reads("alter_table")
 def _constraint_missing_not_valid(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -79,6 +81,7 @@ def _is_exclusion(constraint: object) -> bool:
     ),
     grows_with_table=True,
 )
+@reads("alter_table")
 def _adding_foreign_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -107,6 +110,7 @@ def _has_constraint(field: Any) -> bool:
     ),
     grows_with_table=True,
 )
+@reads("alter_table")
 def _disallowed_unique_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -159,6 +163,7 @@ def _unique_together(op: Any, check: OperationCheck) -> None:
     "Put VALIDATE CONSTRAINT in a separate script (or set atomic=false), so the ADD commits "
     "and releases its lock first.",
 )
+@reads("alter_table")
 def _validate_in_same_transaction(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -185,6 +190,7 @@ def _validate_constraint(op: Any, check: OperationCheck) -> None:
     # Its lock time grows with the tables using the domain, which the deploy gate
     # cannot measure from the domain's name.
 )
+@reads("alter_domain")
 def _ban_alter_domain_add_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -203,6 +209,7 @@ def _ban_alter_domain_add_constraint(
     "Use the base type and put the CHECK (or NOT NULL) on each column, where NOT VALID and "
     "VALIDATE can change it without a long lock.",
 )
+@reads("create_domain")
 def _ban_create_domain_with_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -219,6 +226,7 @@ def _ban_create_domain_with_constraint(
     "unavailable for as long as the index build takes.",
     grows_with_table=True,
 )
+@reads("alter_table")
 def _adding_exclusion_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from schemaops.lint.context import LintContext
-from schemaops.lint.rules import WARNING, RuleName, existed_before, rule
+from schemaops.lint.rules import WARNING, RuleName, existed_before, reads, rule
 from schemaops.lint.syntax import SqlStatement
 
 
@@ -23,6 +23,7 @@ from schemaops.lint.syntax import SqlStatement
         "transaction as DDL on the table."
     ),
 )
+@reads("update", "delete")
 def _unbatched_backfill(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from schemaops.lint.context import LintContext
 from schemaops.lint.django_migrations.operation import builds_unique_index
-from schemaops.lint.rules import ERROR, RuleName, existed_before, operation_check, rule
+from schemaops.lint.rules import ERROR, RuleName, existed_before, operation_check, reads, rule
 from schemaops.lint.syntax import SqlStatement
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     ),
     grows_with_table=True,
 )
+@reads("create_index")
 def _require_concurrent_index_creation(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -180,6 +181,7 @@ def _unique_index_added(op: Any, check: OperationCheck) -> None:
     ),
     grows_with_table=True,
 )
+@reads("drop_index")
 def _require_concurrent_index_deletion(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -219,6 +221,7 @@ def _unique_index_removed(op: Any, check: OperationCheck) -> None:
     "REINDEX ... CONCURRENTLY (PostgreSQL 12+), outside a transaction.",
     grows_with_table=True,
 )
+@reads("reindex")
 def _require_concurrent_reindex(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -236,6 +239,7 @@ def _require_concurrent_reindex(
         "in a transaction."
     ),
 )
+@reads("create_index")
 def _ban_concurrent_index_in_transaction(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:

@@ -15,6 +15,7 @@ from schemaops.lint.rules import (
     altered,
     existed_before,
     operation_check,
+    reads,
     rule,
 )
 from schemaops.lint.syntax import SqlStatement
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     "the old code runs.",
     django_hint=("Keep the table: set Meta.db_table to the old name instead of renaming it."),
 )
+@reads("alter_table")
 def _renaming_table(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "rename_table"):
         yield action.offset, f"{statement.table} to {action.new_name}"
@@ -67,6 +69,7 @@ def _alter_model_table(op: Any, check: OperationCheck) -> None:
         " in a later release."
     ),
 )
+@reads("drop_table")
 def _ban_drop_table(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     if (
         statement.kind == "drop_table"
@@ -97,6 +100,7 @@ def _remove_many_to_many(op: Any, check: OperationCheck) -> None:
     "Dropping a database from a migration loses everything in it.",
     "Do it by hand, deliberately, never from a migration.",
 )
+@reads("drop_database")
 def _ban_drop_database(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     if statement.kind == "drop_database":
         yield 0, ""
@@ -108,6 +112,7 @@ def _ban_drop_database(statement: SqlStatement, context: LintContext) -> Iterato
     "TRUNCATE takes an ACCESS EXCLUSIVE lock and deletes every row at once.",
     "Delete in batches (DELETE ... WHERE id IN (SELECT ... LIMIT n)), or do it by hand.",
 )
+@reads("truncate")
 def _ban_truncate(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     if statement.kind == "truncate" and existed_before(statement, context):
         yield 0, f"table {statement.table}"
@@ -129,6 +134,7 @@ _REWRITES = {
     "or run it by hand when the table can be unavailable for as long as the copy takes.",
     grows_with_table=True,
 )
+@reads("alter_table")
 def _ban_table_rewrite(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     if statement.kind != "alter_table" or not existed_before(statement, context):
         return
@@ -148,6 +154,7 @@ def _ban_table_rewrite(statement: SqlStatement, context: LintContext) -> Iterato
     "takes no lock that blocks reads or writes.",
     grows_with_table=True,
 )
+@reads("vacuum_full", "cluster")
 def _prefer_repack(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     if statement.kind in ("vacuum_full", "cluster") and existed_before(statement, context):
         verb = "VACUUM FULL" if statement.kind == "vacuum_full" else "CLUSTER"
@@ -165,6 +172,7 @@ def _prefer_repack(statement: SqlStatement, context: LintContext) -> Iterator[tu
     "DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), outside a transaction (schemaops then "
     "runs the script statement by statement).",
 )
+@reads("alter_table")
 def _require_concurrent_partition_detach(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -182,6 +190,7 @@ def _require_concurrent_partition_detach(
     "covering every row).",
     grows_with_table=True,
 )
+@reads("refresh_materialized_view")
 def _require_concurrent_refresh(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
