@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING
 from schemaops import __version__
 from schemaops.display import for_display
 from schemaops.exceptions import SchemaOpsError
-from schemaops.lint import config as config_module
-from schemaops.lint import report
-from schemaops.lint.files import lint_paths
 from schemaops.lint.options import add_lint_options, options_config
 from schemaops.output import quiet_when_the_reader_stops
 
@@ -68,6 +65,11 @@ def _changed(ref: str) -> Changed:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the console script; return its exit status."""
     options = _parser().parse_args(argv)
+    # The linter only now: --version and --help import none of it.
+    from schemaops.lint import config as config_module
+    from schemaops.lint import report
+    from schemaops.lint.files import lint_paths
+
     try:
         pyproject = options.config or config_module.find_pyproject(Path.cwd())
         base = config_module.from_pyproject(pyproject) if pyproject else config_module.LintConfig()

@@ -381,3 +381,17 @@ def test_markdown_output_lists_input_it_could_not_lint(tmp_path: Path) -> None:
     assert lines[0] == "**schemaops lint**: No findings in 1 file; 1 not linted."
     assert lines[-1].startswith("| `missing.sql:1` | error: [invalid-file]")
     assert "missing.sql: no such file or folder" in completed.stderr
+
+
+def test_the_console_script_imports_no_linter_until_it_lints() -> None:
+    """--version and --help stay quick: importing the console script loads neither the
+    rules, the statement model, tomllib nor Django."""
+    code = (
+        "import sys, schemaops.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith(('schemaops.lint.', 'django', "
+        "'tomllib', 'schemaops.scripts', 'json'))))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert completed.stdout.strip() == "['schemaops.lint.options']"

@@ -374,7 +374,7 @@ def test_every_rule_is_declared_once_in_rule_name_order() -> None:
     """Rules run and are listed in RuleName's order, and every name but the two
     about suppressions and invalid-file has exactly one declaration."""
     from schemaops.lint import rules
-    from schemaops.lint.rules.names import RuleName
+    from schemaops.lint.names import RuleName
 
     suppression_names = {
         RuleName.SUPPRESSION_MISSING_REASON,

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+DEFAULT_PG_VERSION = 14
+"""The PostgreSQL major version linted for when none is given or read."""
+
 if TYPE_CHECKING:
     from schemaops.scripts.script import Script
 

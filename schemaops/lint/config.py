@@ -8,13 +8,12 @@ command line, which wins over both.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from schemaops.exceptions import SchemaOpsError
-from schemaops.lint import rules
+from schemaops.lint import names
 
 if TYPE_CHECKING:
     from schemaops.lint.findings import Finding
@@ -29,7 +28,7 @@ class LintConfigError(SchemaOpsError):
 
 def known_rules() -> list[str]:
     """Every name ``select`` and ``ignore`` accept, sorted."""
-    return sorted(rules.known_names())
+    return sorted(names.known_names())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +121,8 @@ def find_pyproject(start: Path) -> Path | None:
 
 def from_pyproject(path: Path) -> LintConfig:
     """``[tool.schemaops.lint]`` of ``path``; an empty config when it has none."""
+    import tomllib  # only when there is a pyproject.toml to read
+
     try:
         with path.open("rb") as file:
             data = tomllib.load(file)

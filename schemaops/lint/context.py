@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import TYPE_CHECKING
 
-from schemaops.lint.syntax import SqlStatement
+from schemaops.lint import DEFAULT_PG_VERSION as DEFAULT_PG_VERSION
+
+if TYPE_CHECKING:
+    from schemaops.lint.syntax import SqlStatement
 
 _NOT_NULL_CHECK = re.compile(r'^\(?\s*"?(?P<column>[\w$]+)"?\s+IS\s+NOT\s+NULL\s*\)?$', re.I)
-
-DEFAULT_PG_VERSION = 14
 
 
 @dataclasses.dataclass

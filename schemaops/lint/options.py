@@ -4,17 +4,22 @@ lint``) and ``manage.py schemaops lint``, and the config they make."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from schemaops.lint import config as config_module
-from schemaops.lint import report
-from schemaops.lint.context import DEFAULT_PG_VERSION
+from schemaops.lint import DEFAULT_PG_VERSION
+
+if TYPE_CHECKING:
+    from schemaops.lint import config as config_module
+
+FORMATS = ("text", "json", "github", "sarif", "markdown")
+"""The report formats (:func:`schemaops.lint.report.render`)."""
 
 
 def add_lint_options(parser: argparse.ArgumentParser) -> None:
     """The options ``schemaops lint`` and ``manage.py schemaops lint`` share."""
     parser.add_argument(
         "--format",
-        choices=report.FORMATS,
+        choices=FORMATS,
         default="text",
         help="text (default): path:line:col: rule: message, then the hint; json: one object "
         "with findings and summary; github: workflow annotations; sarif: SARIF 2.1.0; "
@@ -49,6 +54,8 @@ def options_config(options: argparse.Namespace | dict[str, object]) -> config_mo
     Raises:
         LintConfigError: an unknown rule or a bad version.
     """
+    from schemaops.lint import config as config_module
+
     values = vars(options) if isinstance(options, argparse.Namespace) else options
     select, ignore, pg_version = values["select"], values["ignore"], values["pg_version"]
     return config_module.LintConfig(

@@ -20,7 +20,6 @@ from schemaops.display import for_display
 from schemaops.lint import rules
 from schemaops.lint.findings import Finding
 
-FORMATS = ("text", "json", "github", "sarif", "markdown")
 DOCS_URL = "https://django-schemaops.readthedocs.io/en/latest/rules/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INVALID_FILE_HINT = "Fix the file as the message says, or leave it out: it was not linted."
@@ -90,7 +89,7 @@ def render(
     detail: str = "",
     errors: Sequence[str] = (),
 ) -> str:
-    """``findings`` (sorted by the caller) in ``format``, one of :data:`FORMATS`.
+    """``findings`` (sorted by the caller) in ``format`` (:data:`~schemaops.lint.options.FORMATS`).
 
     ``errors`` are the inputs that could not be linted (the caller prints them on
     stderr): the machine formats carry each as an ``invalid-file`` finding, after

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from schemaops.exceptions import InvalidMigration
 from schemaops.lint.context import LintContext
-from schemaops.lint.rules.names import RuleName
+from schemaops.lint.names import RuleName
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper

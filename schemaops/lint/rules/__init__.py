@@ -6,7 +6,7 @@ A rule is declared once, with :func:`rule` over its SQL check (which reads one
 modelled statement and the context); a Django-operation check for it is declared
 with :func:`operation_check` in the same module and reports through the public
 :class:`~schemaops.lint.django_migrations.operation.OperationCheck`. Rule names
-are :class:`~schemaops.lint.rules.names.RuleName` members.
+are :class:`~schemaops.lint.names.RuleName` members.
 
 No family imports Django: operation classes are named here and resolved only when
 Django migrations are linted, so linting SQL files stays quick to start.
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from schemaops.lint.context import LintContext
-from schemaops.lint.rules.names import RuleName
+from schemaops.lint.names import RuleName, known_names
 from schemaops.lint.syntax import Action, Column, SqlStatement
 
 if TYPE_CHECKING:
@@ -117,12 +117,6 @@ def operation_check(*operations: str) -> Callable[[DjangoCheck], DjangoCheck]:
         return check
 
     return register
-
-
-def known_names() -> set[str]:
-    """Every rule name a setting or a suppression may use: the rules, the two
-    findings about suppressions, and ``invalid-file``."""
-    return {name.value for name in RuleName}
 
 
 def existed_before(statement: SqlStatement, context: LintContext) -> bool:

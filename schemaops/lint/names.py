@@ -1,5 +1,8 @@
 """Every rule's name, defined once: a misspelt name fails at import or in mypy.
 
+A module of its own, outside ``lint/rules/``, so that reading a setting's rule
+names does not import the rules.
+
 The order is the order rules run and are listed in. Names follow squawk's where
 the pattern is the same, so findings compare one-to-one; rules squawk lacks get
 names in the same style.
@@ -52,3 +55,9 @@ class RuleName(enum.StrEnum):
     # A file that could not be linted (schemaops/lint/report.py): a finding in the
     # machine formats, so CI shows it where it is; never suppressed or ignored.
     INVALID_FILE = "invalid-file"
+
+
+def known_names() -> set[str]:
+    """Every rule name a setting or a suppression may use: the rules and the findings
+    about suppressions and input."""
+    return {name.value for name in RuleName}
