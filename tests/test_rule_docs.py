@@ -48,3 +48,9 @@ def test_the_index_lists_every_rule_and_nothing_else() -> None:
     assert listed == rules.known_names()
     pages = {p.stem for p in RULES_DOCS.glob("*.md")} - {"index"}
     assert pages == rules.known_names()
+
+
+def test_every_rule_page_is_in_the_site_navigation() -> None:
+    nav = (REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    missing = [p.stem for p in RULES_DOCS.glob("*.md") if f"rules/{p.name}" not in nav]
+    assert missing == []
