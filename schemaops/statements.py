@@ -25,6 +25,10 @@ import dataclasses
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schemaops.psql import PsqlInput, PsqlReader
 
 # PostgreSQL's identifier characters: ASCII letters, underscore and every non-ASCII
 # character to start; digits and (outside dollar-quote tags) $ after that. Written
@@ -70,15 +74,6 @@ def _token(keywords: bool, psql: bool) -> re.Pattern[str]:
 
 
 _ATOMIC = re.compile("atomic", re.IGNORECASE)
-_STDIN = re.compile("stdin", re.IGNORECASE)
-_COPY_FROM_STDIN = re.compile(r"copy\b.*\bfrom\s+stdin\b", re.IGNORECASE | re.DOTALL)
-# psql ends COPY data at a line that is exactly \. (or at the end of the file).
-_END_OF_COPY = re.compile(r"^\\\.(?:\n|\Z)", re.MULTILINE)
-# A meta-command's name, then its arguments: quoted ones may hold a \\.
-_META_NAME = re.compile(r"[^\s\\]*")
-_META_ARGUMENT = re.compile(r"'(?:[^'\\\n]|\\.)*'?|`[^`\n]*`?|\\\\|[^'`\\\n]+|\\")
-# The meta-commands that send the query typed so far, as a semicolon does.
-_SENDS_QUERY = frozenset({"g", "gx", "gset", "gexec", "gdesc", "crosstabview", "watch"})
 _LINE_END = re.compile(r"\n")
 _BLOCK_TOKEN = re.compile(r"/\*|\*/")
 _ESTRING_END = re.compile(r"\\.|''|'", re.DOTALL)
@@ -105,18 +100,6 @@ class Statement:
     def last_line(self) -> int:
         """Return the line of the statement's last character."""
         return self.line + self.text.count("\n")
-
-
-@dataclasses.dataclass(frozen=True)
-class PsqlInput:
-    """Text psql reads itself and never sends as SQL: a meta-command, or the data
-    lines of a ``COPY ... FROM STDIN``. ``line`` (1-based) is where it starts."""
-
-    kind: str  # "meta-command" or "copy data"
-    text: str  # the meta-command as written, or the data's first line
-    start: int
-    end: int
-    line: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,13 +166,29 @@ def _first_token(text: str, start: int, end: int) -> int:
     return end
 
 
-def _meta_command_end(text: str, pos: int, line_end: int) -> tuple[int, int]:
-    """Return where the meta-command whose backslash is at ``pos`` ends and where SQL
-    resumes: at a ``\\\\`` separator (after it), or at the end of the line."""
-    for match in _META_ARGUMENT.finditer(text, pos, line_end):
-        if match.group() == "\\\\":
-            return match.start(), match.end()
-    return line_end, line_end
+def _skip_literal(
+    text: str, kind: str | None, match: re.Match[str], pos: int
+) -> tuple[int, str | None]:
+    """Return the offset after the comment, string, quoted identifier or dollar quote
+    ``match`` opened (its body starting at ``pos``), and what was left open, if it
+    was not closed."""
+    if kind == "line_comment":
+        newline = text.find("\n", pos)
+        return (len(text) if newline < 0 else newline + 1), None
+    if kind == "block_comment":
+        end, closed = skip_block_comment(text, match.start())
+        return end, None if closed else "block comment"
+    if kind == "string" or kind == "ident":
+        end, closed = skip_quoted(text, pos, match.group())
+        return end, None if closed else ("string" if kind == "string" else "quoted identifier")
+    if kind == "estring":
+        end, closed = skip_estring(text, pos)
+        return end, None if closed else "string"
+    tag = match.group()  # a dollar quote
+    close = text.find(tag, pos)
+    if close < 0:
+        return len(text), f"dollar-quoted string {tag}"
+    return close + len(tag), None
 
 
 class _Scanner:
@@ -198,12 +197,16 @@ class _Scanner:
 
     def __init__(self, text: str, psql: bool = False) -> None:
         self.text = text
-        self.psql = psql
         self.psql_input: list[PsqlInput] = []
         self.unterminated: tuple[str, int] | None = None
         # Offsets of line starts, for turning offsets into line and column
         # with a bisect instead of counting newlines again for each statement.
         self.line_starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
+        self.reader: PsqlReader | None = None
+        if psql:
+            from schemaops.psql import PsqlReader  # only files read as psql reads them
+
+            self.reader = PsqlReader(self)
 
     def position(self, offset: int) -> tuple[int, int]:
         index = bisect_right(self.line_starts, offset) - 1
@@ -222,41 +225,16 @@ class _Scanner:
         unterminated_at = 0
         # Meta-commands inside the statement being read: blanked out of its text.
         holes: list[tuple[int, int]] = []
-        psql = self.psql
-        copies = psql and _STDIN.search(text) is not None
-        token = _token(_ATOMIC.search(text) is not None, psql)
+        reader = self.reader
+        copies = reader is not None and reader.has_copies
+        token = _token(_ATOMIC.search(text) is not None, reader is not None)
         while pos < length:
             match = token.search(text, pos)
             if match is None:
                 break
             kind = match.lastgroup
             pos = match.end()
-            if kind == "line_comment":
-                newline = text.find("\n", pos)
-                pos = length if newline < 0 else newline + 1
-            elif kind == "block_comment":
-                pos, closed = skip_block_comment(text, match.start())
-                if not closed:
-                    unterminated, unterminated_at = "block comment", match.start()
-            elif kind == "string" or kind == "ident":
-                pos, closed = skip_quoted(text, pos, match.group())
-                if not closed:
-                    unterminated = "string" if kind == "string" else "quoted identifier"
-                    unterminated_at = match.start()
-            elif kind == "estring":
-                pos, closed = skip_estring(text, pos)
-                if not closed:
-                    unterminated, unterminated_at = "string", match.start()
-            elif kind == "dollar":
-                tag = match.group()
-                close = text.find(tag, pos)
-                if close < 0:
-                    pos = length
-                    unterminated = f"dollar-quoted string {tag}"
-                    unterminated_at = match.start()
-                else:
-                    pos = close + len(tag)
-            elif kind == "keyword":
+            if kind == "keyword":
                 word = match.group().lower()
                 if (
                     word == "atomic"
@@ -280,72 +258,24 @@ class _Scanner:
                 chunk_start = pos
                 if statement is not None:
                     yield statement
-                    if copies and _is_copy_from_stdin(statement.text):
-                        pos = chunk_start = self.copy_data(pos)
-            elif kind == "backslash":
-                start = match.start()
-                line, _ = self.position(start)
-                if text.startswith(";", pos) or text.startswith("\\", pos):
-                    self.psql_input.append(
-                        PsqlInput("meta-command", text[start : pos + 1], start, pos + 1, line)
-                    )
-                if text.startswith(";", pos):
-                    # psql's \; is a semicolon that does not send the query yet;
-                    # the server still runs each statement of it on its own.
-                    statement = self.make(chunk_start, start, None, holes)
-                    holes = []
-                    pos = chunk_start = pos + 1
-                    if statement is not None:
-                        yield statement
+                    if copies and reader is not None and reader.copy_follows(statement):
+                        pos = chunk_start = reader.copy_data(pos)
+            elif kind == "backslash" and reader is not None:
+                step = reader.backslash(match, chunk_start, holes, atomic_depth)
+                pos, chunk_start, holes = step.pos, step.chunk_start, step.holes
+                yield from step.statements
+                if step.keeps_keyword:
                     continue
-                if text.startswith("\\", pos):
-                    holes.append((start, pos + 1))  # a \\ separator between commands
-                    pos += 1
-                    continue
-                name = _META_NAME.match(text, pos)
-                assert name is not None  # the pattern matches the empty string
-                newline = text.find("\n", pos)
-                line_end = length if newline < 0 else newline
-                end, resume = _meta_command_end(text, name.end(), line_end)
-                command = text[start:end].rstrip()
-                self.psql_input.append(PsqlInput("meta-command", command, start, end, line))
-                pos = resume
-                if name.group() in _SENDS_QUERY and not atomic_depth:
-                    statement = self.make(chunk_start, start, None, holes)
-                    holes = []
-                    chunk_start = pos
-                    if statement is not None:
-                        yield statement
-                        if copies and _is_copy_from_stdin(statement.text):
-                            pos = chunk_start = self.copy_data(pos)
-                elif name.group().lower() == "copy" and _is_copy_from_stdin(command[1:]):
-                    pos = self.copy_data(pos)
-                    holes.append((start, pos))
-                else:
-                    holes.append((start, pos))
+            else:  # a comment, string, quoted identifier or dollar quote
+                pos, open_kind = _skip_literal(text, kind, match, pos)
+                if open_kind is not None:
+                    unterminated, unterminated_at = open_kind, match.start()
             previous_keyword = ""
         if unterminated is not None:
             self.unterminated = (unterminated, self.position(unterminated_at)[0])
         statement = self.make(chunk_start, length, unterminated, holes)
         if statement is not None:
             yield statement
-
-    def copy_data(self, pos: int) -> int:
-        """Record the data lines after a COPY ... FROM STDIN that ends at ``pos``
-        (from the next line to a line ``\\.``); return the offset after them."""
-        text = self.text
-        newline = text.find("\n", pos)
-        if newline < 0:
-            return len(text)
-        start = newline + 1
-        end_marker = _END_OF_COPY.search(text, start)
-        end = len(text) if end_marker is None else end_marker.end()
-        if end > start:
-            first_line_end = text.find("\n", start, end)
-            first_line = text[start : end if first_line_end < 0 else first_line_end]
-            line, _ = self.position(start)
-            self.psql_input.append(PsqlInput("copy data", first_line, start, end, line))
-        return end
 
     def make(
         self, start: int, end: int, unterminated: str | None, holes: list[tuple[int, int]]
@@ -371,13 +301,6 @@ class _Scanner:
         body = text[first - offset : end - offset].rstrip()
         line, column = self.position(first)
         return Statement(body, first, first + len(body), line, column, unterminated)
-
-
-def _is_copy_from_stdin(statement: str) -> bool:
-    """Whether ``statement`` is COPY ... FROM STDIN (psql then reads the data lines)."""
-    return statement[:4].lower() == "copy" and bool(
-        _COPY_FROM_STDIN.match(without_literals(statement))
-    )
 
 
 _LITERAL = re.compile(
