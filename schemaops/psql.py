@@ -8,9 +8,9 @@ lines up to one that is just ``\\.`` are data.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from schemaops.statements import Statement, without_literals
 
@@ -28,8 +28,7 @@ _META_ARGUMENT = re.compile(r"'(?:[^'\\\n]|\\.)*'?|`[^`\n]*`?|\\\\|[^'`\\\n]+|\\
 _SENDS_QUERY = frozenset({"g", "gx", "gset", "gexec", "gdesc", "crosstabview", "watch"})
 
 
-@dataclasses.dataclass(frozen=True)
-class PsqlInput:
+class PsqlInput(NamedTuple):
     """Text psql reads itself and never sends as SQL: a meta-command, or the data
     lines of a ``COPY ... FROM STDIN``. ``line`` (1-based) is where it starts."""
 
@@ -40,14 +39,13 @@ class PsqlInput:
     line: int
 
 
-@dataclasses.dataclass
-class Step:
+class Step(NamedTuple):
     """Where the scanner goes on after a backslash, and the statements it ended."""
 
     pos: int
     chunk_start: int
     holes: list[tuple[int, int]]
-    statements: list[Statement] = dataclasses.field(default_factory=list)
+    statements: Sequence[Statement] = ()
     keeps_keyword: bool = False
     """``\\;`` and ``\\\\`` leave the keyword before them in place (BEGIN ATOMIC)."""
 

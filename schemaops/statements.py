@@ -21,11 +21,10 @@ whose rows only psql sends).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from schemaops.psql import PsqlInput, PsqlReader
@@ -80,8 +79,7 @@ _ESTRING_END = re.compile(r"\\.|''|'", re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
 
 
-@dataclasses.dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     """One SQL statement of a text, without its terminating semicolon.
 
     ``start`` and ``end`` are offsets into the scanned text; ``line`` and
@@ -102,8 +100,7 @@ class Statement:
         return self.line + self.text.count("\n")
 
 
-@dataclasses.dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     """What :func:`scan` found: the statements, what only psql reads (with
     ``psql=True``), and the construct left open at the end of the text, as
     (what, line where it opened), even when no statement holds it (a comment)."""

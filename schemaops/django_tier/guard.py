@@ -40,7 +40,7 @@ from django.db.migrations.state import ProjectState
 from schemaops import statements
 from schemaops.django_tier import budgets, messages
 from schemaops.exceptions import MigrationFailed
-from schemaops.locking import classify
+from schemaops.locking import classify, transactions
 from schemaops.locking.discipline import Budget, GaveUp, LockDiscipline, WouldQueue, governed
 from schemaops.locking.errors import is_lock_timeout, original_error
 from schemaops.locking.policy import LockPolicy
@@ -271,7 +271,7 @@ class MigrationGuard:
             or self._busy
             or many
             or governed(self.using)
-            or classify.is_transaction_control(str(sql))
+            or transactions.is_transaction_control(str(sql))
         ):
             return execute(sql, params, many, context)
         texts = [s.text for s in statements.split(str(sql))] or [str(sql)]

@@ -7,10 +7,9 @@ command line, which wins over both.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from schemaops.exceptions import SchemaOpsError
 from schemaops.lint import names
@@ -31,8 +30,7 @@ def known_rules() -> list[str]:
     return sorted(names.known_names())
 
 
-@dataclasses.dataclass(frozen=True)
-class LintConfig:
+class LintConfig(NamedTuple):
     """``select``: only these rules (None: all); ``ignore``: never these;
     ``pg_version``: the target major version (None: the server's, else 14)."""
 

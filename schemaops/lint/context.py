@@ -3,7 +3,6 @@ validated, whether a transaction is open, and the target PostgreSQL version."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import TYPE_CHECKING
 
@@ -15,39 +14,48 @@ if TYPE_CHECKING:
 _NOT_NULL_CHECK = re.compile(r'^\(?\s*"?(?P<column>[\w$]+)"?\s+IS\s+NOT\s+NULL\s*\)?$', re.I)
 
 
-@dataclasses.dataclass
 class LintContext:
     """State carried across the statements of a unit (a script or a migration) and,
     for what outlives a unit, across units linted in sequence.
 
     No rule asks for ``lock_timeout`` or ``statement_timeout``: the runner sets both
     for every script statement, so such a rule would only make noise.
+
+    (A plain class, as the other records of the console's path are named tuples: a
+    dataclass costs about a millisecond to build at import, and the console script
+    has to start in a few tens of them.)
     """
 
-    pg_version: int = DEFAULT_PG_VERSION
-    # Units are Django migrations: hints give the Django way.
-    django: bool = False
-    # Units run together (pending, one deploy): a table created by an earlier
-    # unit is still new and empty in a later one.
-    carry_created: bool = False
-    # Per unit.
-    created_tables: set[str] = dataclasses.field(default_factory=set)
-    in_transaction: bool = False
-    explicit_transaction: bool = False
-    # The unit's own BEGIN; ... COMMIT; was dropped (a script that cannot run in a
-    # transaction): it runs statement by statement, not as its author wrote it.
-    dropped_wrapper: bool = False
-    transaction_constraints: set[str] = dataclasses.field(default_factory=set)
-    transaction_ddl_tables: set[str] = dataclasses.field(default_factory=set)
-    # Across units: CHECK (col IS NOT NULL) constraints, by name, and the
-    # (table, column) pairs a validated one proves.
-    not_null_checks: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
-    validated_not_null: set[tuple[str, str]] = dataclasses.field(default_factory=set)
-    # Across units: the (table, column) pairs and the tables an earlier Django
-    # migration removed from the models only (SeparateDatabaseAndState's
-    # state_operations), so the code deployed since no longer reads them.
-    state_removed_columns: set[tuple[str, str]] = dataclasses.field(default_factory=set)
-    state_removed_tables: set[str] = dataclasses.field(default_factory=set)
+    def __init__(
+        self,
+        pg_version: int = DEFAULT_PG_VERSION,
+        django: bool = False,
+        carry_created: bool = False,
+    ) -> None:
+        self.pg_version = pg_version
+        # Units are Django migrations: hints give the Django way.
+        self.django = django
+        # Units run together (pending, one deploy): a table created by an earlier
+        # unit is still new and empty in a later one.
+        self.carry_created = carry_created
+        # Per unit.
+        self.created_tables: set[str] = set()
+        self.in_transaction = False
+        self.explicit_transaction = False
+        # The unit's own BEGIN; ... COMMIT; was dropped (a script that cannot run in a
+        # transaction): it runs statement by statement, not as its author wrote it.
+        self.dropped_wrapper = False
+        self.transaction_constraints: set[str] = set()
+        self.transaction_ddl_tables: set[str] = set()
+        # Across units: CHECK (col IS NOT NULL) constraints, by name, and the
+        # (table, column) pairs a validated one proves.
+        self.not_null_checks: dict[str, tuple[str, str]] = {}
+        self.validated_not_null: set[tuple[str, str]] = set()
+        # Across units: the (table, column) pairs and the tables an earlier Django
+        # migration removed from the models only (SeparateDatabaseAndState's
+        # state_operations), so the code deployed since no longer reads them.
+        self.state_removed_columns: set[tuple[str, str]] = set()
+        self.state_removed_tables: set[str] = set()
 
     def start_unit(self, atomic: bool, dropped_wrapper: bool = False) -> None:
         """Forget what belongs to the previous unit; ``atomic`` opens its transaction;

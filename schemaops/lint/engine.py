@@ -14,7 +14,7 @@ from schemaops.lint.context import LintContext
 from schemaops.lint.findings import Finding
 from schemaops.lint.suppressions import apply_suppressions
 from schemaops.lint.syntax import parse
-from schemaops.locking import classify
+from schemaops.locking import transactions
 from schemaops.scripts.script import Script, Section, read_plain
 from schemaops.statements import Statement, split
 
@@ -101,8 +101,8 @@ def _dropped_wrapper(section: Section) -> bool:
     written = split(section.text)
     return (
         len(written) == len(section.statements) + 2
-        and classify.opens_transaction(written[0].text)
-        and classify.commits_transaction(written[-1].text)
+        and transactions.opens_transaction(written[0].text)
+        and transactions.commits_transaction(written[-1].text)
     )
 
 

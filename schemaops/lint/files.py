@@ -13,7 +13,6 @@ script is known to later ones.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,15 +33,17 @@ if TYPE_CHECKING:
 _DIGITS = re.compile(r"([0-9]+)")
 
 
-@dataclasses.dataclass
 class LintRun:
-    """What a lint found: the findings kept, the units read, and the bad input met."""
+    """What a lint found: the findings kept, the units read, the bad input met, and
+    ``notes``: how an input was read, where that is not what its names suggest."""
 
-    findings: list[Finding] = dataclasses.field(default_factory=list)
-    units: int = 0
-    errors: list[str] = dataclasses.field(default_factory=list)
-    notes: list[str] = dataclasses.field(default_factory=list)
-    """How an input was read, where that is not what its names suggest."""
+    __slots__ = ("errors", "findings", "notes", "units")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.units = 0
+        self.errors: list[str] = []
+        self.notes: list[str] = []
 
 
 def _natural(name: str) -> list[object]:

@@ -9,7 +9,6 @@ a warning (its lock lasts milliseconds; ``bench/small_tables.py`` measures it).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 
 from django.db import connections
@@ -97,8 +96,7 @@ def soften_small_tables(
         ):
             rows, size_bytes = size
             if size_bytes <= limit:
-                finding = dataclasses.replace(
-                    finding,
+                finding = finding._replace(
                     severity=rules.WARNING,
                     message=f"{finding.message} [a warning here: {finding.table} is small "
                     f"(~{rows:,} rows, {_kib(size_bytes)}), so its lock is brief; "

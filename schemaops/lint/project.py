@@ -133,7 +133,7 @@ def _lint_pending_scripts(
         errors.append(str(exc))
     good, malformed = state.runnable_scripts(s for s in statuses if s.location in names)
     errors.extend(malformed)
-    with_version = dataclasses.replace(config, pg_version=pg_version)
+    with_version = config._replace(pg_version=pg_version)
     findings = gate.lint_pending(using, good, with_version)
     if only is None:
         return findings, len(good)

@@ -8,7 +8,6 @@ reported by the caller on stderr; the machine formats also carry it as an
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -103,6 +102,8 @@ def render(
         return "\n".join(lines)
     if format == "markdown":
         return markdown(findings, units, detail, errors)
+    import json  # the machine formats only
+
     findings = [*findings, *(invalid_file(error) for error in errors)]
     if format == "json":
         # One finding a line, each through the C encoder (indent= would select

@@ -8,9 +8,9 @@ literal or a dollar-quoted body can ever produce a finding: the tokenizer
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from schemaops.lint import table_syntax
 from schemaops.lint.table_syntax import Action, Column
@@ -25,8 +25,7 @@ from schemaops.lint.tokens import (
 from schemaops.statements import Statement
 
 
-@dataclasses.dataclass(frozen=True)
-class SqlStatement:
+class SqlStatement(NamedTuple):
     """A statement as the rules see it."""
 
     statement: Statement
@@ -34,7 +33,7 @@ class SqlStatement:
     # (and create_materialized_view, refresh_materialized_view, create_domain,
     # alter_domain, vacuum_full, cluster)
     table: str = ""
-    index: str = ""
+    index_name: str = ""
     concurrently: bool = False
     only: bool = False
     unique: bool = False
@@ -132,7 +131,7 @@ def _create_index(statement: Statement, tokens: list[Token], i: int, unique: boo
         statement,
         "create_index",
         table=table,
-        index=index,
+        index_name=index,
         concurrently=concurrently,
         only=only,
         unique=unique,
@@ -200,7 +199,7 @@ def _drop_statement(statement: Statement, tokens: list[Token]) -> SqlStatement:
         concurrently = at(tokens, 2, "CONCURRENTLY")
         i = skip(tokens, skip(tokens, 2, "CONCURRENTLY"), "IF", "EXISTS")
         index, _ = qualified_name(tokens, i)
-        return SqlStatement(statement, "drop_index", index=index, concurrently=concurrently)
+        return SqlStatement(statement, "drop_index", index_name=index, concurrently=concurrently)
     if at(tokens, 1, "TABLE"):
         table, _ = qualified_name(tokens, skip(tokens, 2, "IF", "EXISTS"))
         return SqlStatement(statement, "drop_table", table=table)

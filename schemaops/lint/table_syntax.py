@@ -3,14 +3,13 @@ definitions, table constraints and the actions of an ``ALTER TABLE``."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
+from typing import NamedTuple
 
 from schemaops.lint.tokens import Token, at, qualified_name, skip, text_between
 
 
-@dataclasses.dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """A column definition (``CREATE TABLE`` or ``ADD COLUMN``)."""
 
     name: str
@@ -25,8 +24,7 @@ class Column:
     offset: int = 0
 
 
-@dataclasses.dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
     """One action of an ``ALTER TABLE`` (or the whole of another statement)."""
 
     kind: str

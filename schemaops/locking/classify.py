@@ -1,7 +1,8 @@
 """What a statement locks: the lock mode writers would queue behind, its table, and
 whether it is a ``CONCURRENTLY`` statement (its own budget) or an index build
-(progress, INVALID leftovers); and how it stands to transactions: transaction
-control, or a statement PostgreSQL refuses to run inside a transaction block.
+(progress, INVALID leftovers). How it stands to transactions is
+:mod:`schemaops.locking.transactions` (what the loader and the linter need, without
+these patterns: the runner's).
 
 Read from the statement's text alone, so the SQL tier and the statements a
 Django migration sends are classified alike.
@@ -77,67 +78,6 @@ _FOREIGN_KEY_ONLY = re.compile(
 )
 _PLAIN_INDEX = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY\b)", re.I)
 _EXCLUSIVE = re.compile(r"^(?:ALTER\s+TABLE|DROP\s+TABLE|TRUNCATE)\b", re.I)
-
-
-# Transaction control in SQL as a cursor receives it (leading whitespace allowed).
-_TRANSACTION_CONTROL = re.compile(
-    r"^\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.I
-)
-# Transaction control in one statement as statements.split yields it (first word first).
-_TRANSACTION_CONTROL_STATEMENT = re.compile(
-    r"^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.I
-)
-# The two halves of a BEGIN; ... COMMIT; wrapper around a whole script.
-_TRANSACTION_START = re.compile(r"^(?:BEGIN|START\s+TRANSACTION)\b", re.I)
-_TRANSACTION_END = re.compile(r"^(?:COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?$", re.I)
-
-# Statements PostgreSQL refuses to run inside a transaction block.
-_NON_TRANSACTIONAL = [
-    (
-        re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", re.I),
-        "CREATE INDEX CONCURRENTLY",
-    ),
-    (re.compile(r"^DROP\s+INDEX\s+CONCURRENTLY\b", re.I), "DROP INDEX CONCURRENTLY"),
-    (re.compile(r"^REINDEX\b.*?\bCONCURRENTLY\b", re.I | re.S), "REINDEX ... CONCURRENTLY"),
-    (
-        re.compile(r"^ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b", re.I | re.S),
-        "DETACH PARTITION ... CONCURRENTLY",
-    ),
-    (re.compile(r"^VACUUM\b", re.I), "VACUUM"),
-    (re.compile(r"^ALTER\s+SYSTEM\b", re.I), "ALTER SYSTEM"),
-    (re.compile(r"^(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b", re.I), "CREATE/DROP DATABASE"),
-]
-
-
-def is_transaction_control(text: str) -> bool:
-    """Whether ``text`` begins, ends or marks a transaction (``SAVEPOINT``...)."""
-    return _TRANSACTION_CONTROL.match(text) is not None
-
-
-def is_transaction_control_statement(text: str) -> bool:
-    """Whether a statement as :func:`schemaops.statements.split` yields it (its first
-    word first) begins, ends or marks a transaction (``SAVEPOINT``...)."""
-    return _TRANSACTION_CONTROL_STATEMENT.match(text) is not None
-
-
-def opens_transaction(text: str) -> bool:
-    """Whether the statement ``text`` is ``BEGIN`` or ``START TRANSACTION``."""
-    return _TRANSACTION_START.match(text) is not None
-
-
-def commits_transaction(text: str) -> bool:
-    """Whether the statement ``text`` is ``COMMIT`` or ``END`` (``WORK``/``TRANSACTION``
-    allowed) and nothing more."""
-    return _TRANSACTION_END.match(text) is not None
-
-
-def must_run_outside_transaction(text: str) -> str | None:
-    """Return what ``text`` is, as error messages name it (``"VACUUM"``), if PostgreSQL
-    refuses to run it inside a transaction block, else ``None``."""
-    for pattern, label in _NON_TRANSACTIONAL:
-        if pattern.match(text):
-            return label
-    return None
 
 
 def writer_blocking_mode(text: str) -> str | None:

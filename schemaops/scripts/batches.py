@@ -8,12 +8,11 @@ range scan, the walk always ends, and how far it got is known.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemaops import statements
 from schemaops.exceptions import ScriptError
@@ -37,8 +36,7 @@ REPORT_SECONDS = 2.0
 RunRange = Callable[[str, str, str], int]
 
 
-@dataclasses.dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """``-- schemaops: batch ...``: run the statement below once per key range, each
     range committed on its own.
 

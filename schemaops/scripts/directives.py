@@ -9,10 +9,10 @@ A directive is shell-quoted ``key=value`` pairs.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shlex
 from pathlib import Path
+from typing import NamedTuple
 
 from schemaops.exceptions import ScriptError
 from schemaops.locking.timeouts import DURATION
@@ -34,8 +34,7 @@ KNOWN_DIRECTIVES = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class Directives:
+class Directives(NamedTuple):
     """A script's header settings; ``None`` means "use the SCHEMAOPS default"."""
 
     atomic: bool | None = None
@@ -46,8 +45,7 @@ class Directives:
     concurrent_lock_timeout: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Suppression:
+class Suppression(NamedTuple):
     """``-- schemaops: ignore=rule,... reason="..."``: lint rules silenced, and why.
 
     ``line`` is the directive's own line; one in the header covers the whole

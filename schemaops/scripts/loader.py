@@ -11,10 +11,10 @@ read (:mod:`~schemaops.scripts.script`) only when something needs it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from schemaops.display import display
 from schemaops.exceptions import ScriptError
@@ -29,8 +29,7 @@ _FILENAME = re.compile(
 _ScriptFile = tuple[str, str, Path]
 
 
-@dataclasses.dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """A folder of scripts and the name scripts are addressed by (``name:version``)."""
 
     name: str

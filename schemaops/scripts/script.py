@@ -13,17 +13,17 @@ nothing more.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 from schemaops import statements
 from schemaops.display import display
 from schemaops.exceptions import ScriptError
-from schemaops.locking import classify
+from schemaops.locking import transactions
 from schemaops.scripts import batches, directives
 from schemaops.scripts.batches import Batch
 from schemaops.scripts.directives import Directives, Suppression
@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 _MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
 
 
-@dataclasses.dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     """The statements of one direction of a script, with lines of the file they came from."""
 
     path: Path
@@ -45,11 +44,10 @@ class Section:
     atomic: bool
     non_transactional: str | None = None  # why it cannot be atomic, e.g. "line 4: VACUUM"
     # Batched statements: index into ``statements`` -> how to batch it.
-    batches: dict[int, Batch] = dataclasses.field(default_factory=dict)
+    batches: Mapping[int, Batch] = MappingProxyType({})
 
 
-@dataclasses.dataclass(frozen=True)
-class ParsedScript:
+class ParsedScript(NamedTuple):
     """A script's contents, validated: sections, directives, suppressions."""
 
     up: Section
@@ -121,6 +119,8 @@ class Script:
     @cached_property
     def checksum(self) -> str:
         """SHA-256 of the normalised file (of up file, NUL byte, down file for a pair)."""
+        import hashlib  # only where a checksum is asked for: a lint reads none
+
         digest = hashlib.sha256(self._up_bytes)
         if self._down_bytes is not None:
             digest.update(b"\0")
@@ -218,12 +218,12 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
     # runs an atomic script in one transaction of its own, so the wrapper goes.
     if (
         len(shifted) >= 2
-        and classify.opens_transaction(shifted[0].text)
-        and classify.commits_transaction(shifted[-1].text)
+        and transactions.opens_transaction(shifted[0].text)
+        and transactions.commits_transaction(shifted[-1].text)
     ):
         shifted = shifted[1:-1]
     for statement in shifted:
-        if classify.is_transaction_control_statement(statement.text):
+        if transactions.is_transaction_control_statement(statement.text):
             raise ScriptError(
                 f"{path}:{statement.line}: {statement.text.split()[0].upper()} inside the "
                 f"{direction} section. schemaops runs an atomic script in one transaction "
@@ -237,7 +237,7 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
     for statement in shifted:
         if non_transactional:
             break
-        label = classify.must_run_outside_transaction(statement.text)
+        label = transactions.must_run_outside_transaction(statement.text)
         if label is not None:
             non_transactional = f"line {statement.line}: {label}"
     if atomic and non_transactional:
@@ -301,7 +301,7 @@ def _parse(script: Script) -> ParsedScript:
         # dbmate's own spelling of atomic=false.
         options = match.group("options").split()
         if section == "up" and "transaction:false" in options and script_directives.atomic is None:
-            script_directives = dataclasses.replace(script_directives, atomic=False)
+            script_directives = script_directives._replace(atomic=False)
     if "up" not in section_texts:
         raise ScriptError(
             f"{path}: only a -- migrate:down section. Add -- migrate:up with the change "

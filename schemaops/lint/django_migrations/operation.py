@@ -4,10 +4,9 @@ resolved to operation classes."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schemaops.exceptions import InvalidMigration
 from schemaops.lint.context import LintContext
@@ -75,8 +74,7 @@ def forward(operation: Any, app_label: str, state: ProjectState, where: str) -> 
         ) from exc
 
 
-@dataclasses.dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """A finding of a Django-operation check, before it has a file position."""
 
     rule: RuleName
@@ -87,29 +85,32 @@ class Found:
     hint: str = ""
 
 
-@dataclasses.dataclass
 class MigrationUnit:
-    """The migration being linted: what its checks share."""
+    """The migration being linted: what its checks share, ``created``: the models
+    (lower-case names) it creates, and what its checks found."""
 
-    app_label: str
-    atomic: bool
-    context: LintContext
-    connection: BaseDatabaseWrapper
-    created: set[str] = dataclasses.field(default_factory=set)
-    """The models (lower-case names) this migration creates."""
-    found: list[Found] = dataclasses.field(default_factory=list)
+    def __init__(
+        self, app_label: str, atomic: bool, context: LintContext, connection: BaseDatabaseWrapper
+    ) -> None:
+        self.app_label = app_label
+        self.atomic = atomic
+        self.context = context
+        self.connection = connection
+        self.created: set[str] = set()
+        self.found: list[Found] = []
 
 
-@dataclasses.dataclass
 class OperationCheck:
     """One operation of a migration, as its checks see it: the project state before
-    it, the migration's facts (:class:`LintContext`), and :meth:`find`."""
+    it, the migration's facts (:class:`LintContext`), and :meth:`find`. ``table`` is
+    the operation's table, once :meth:`existing` found its model.
+    """
 
-    unit: MigrationUnit
-    state: ProjectState
-    path: tuple[int, ...]
-    table: str = ""
-    """The table of the operation, once :meth:`existing` found its model."""
+    def __init__(self, unit: MigrationUnit, state: ProjectState, path: tuple[int, ...]) -> None:
+        self.unit = unit
+        self.state = state
+        self.path = path
+        self.table = ""
 
     @property
     def app_label(self) -> str:

@@ -285,7 +285,7 @@ class MigrationLinter:
                 line, column = unit.source.sql(path, statement)
             else:
                 line, column = unit.source.operation(path)
-            unit.sql_findings.append(dataclasses.replace(finding, line=line, column=column))
+            unit.sql_findings.append(finding._replace(line=line, column=column))
 
     def _op_findings(self, unit: _Unit) -> Iterator[Finding]:
         for found in unit.shared.found:

@@ -14,10 +14,9 @@ Django migrations are linted, so linting SQL files stays quick to start.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schemaops.lint.context import LintContext
 from schemaops.lint.names import RuleName, known_names
@@ -35,8 +34,7 @@ DjangoCheck = Callable[[Any, "OperationCheck"], None]
 """Read one operation (through the :class:`OperationCheck`) and report its findings."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A rule: its name, severity, one-line message and the safe rewrite."""
 
     name: str

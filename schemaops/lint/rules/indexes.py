@@ -186,7 +186,7 @@ def _require_concurrent_index_deletion(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
     if statement.kind == "drop_index" and not statement.concurrently:
-        yield 0, f"index {statement.index}"
+        yield 0, f"index {statement.index_name}"
 
 
 @operation_check("RemoveIndex")
