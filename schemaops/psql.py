@@ -46,8 +46,6 @@ class Step(NamedTuple):
     chunk_start: int
     holes: list[tuple[int, int]]
     statements: Sequence[Statement] = ()
-    keeps_keyword: bool = False
-    """``\\;`` and ``\\\\`` leave the keyword before them in place (BEGIN ATOMIC)."""
 
 
 def _meta_command_end(text: str, pos: int, line_end: int) -> tuple[int, int]:
@@ -97,15 +95,15 @@ class PsqlReader:
 
     def backslash(
         self,
-        match: re.Match[str],
+        start: int,
         chunk_start: int,
         holes: list[tuple[int, int]],
         atomic_depth: int,
     ) -> Step:
-        """Read the meta-command (or ``\\;``, ``\\\\``) whose backslash ``match`` is."""
+        """Read the meta-command (or ``\\;``, ``\\\\``) whose backslash is at ``start``."""
         scanner = self.scanner
         text = scanner.text
-        start, pos = match.start(), match.end()
+        pos = start + 1
         line, _ = scanner.position(start)
         if text.startswith(";", pos) or text.startswith("\\", pos):
             scanner.psql_input.append(
@@ -116,10 +114,10 @@ class PsqlReader:
             # the server still runs each statement of it on its own.
             statement = scanner.make(chunk_start, start, None, holes)
             found = [statement] if statement is not None else []
-            return Step(pos + 1, pos + 1, [], found, keeps_keyword=True)
+            return Step(pos + 1, pos + 1, [], found)
         if text.startswith("\\", pos):
             holes.append((start, pos + 1))  # a \\ separator between commands
-            return Step(pos + 1, chunk_start, holes, keeps_keyword=True)
+            return Step(pos + 1, chunk_start, holes)
         name = _META_NAME.match(text, pos)
         assert name is not None  # the pattern matches the empty string
         newline = text.find("\n", pos)

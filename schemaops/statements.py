@@ -22,7 +22,6 @@ whose rows only psql sends).
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -38,42 +37,102 @@ TAG_CHAR = r"[^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
 IDENT_CHAR = r"[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
 DOLLAR_QUOTE = r"\$(?:" + IDENT_START + TAG_CHAR + r"*)?\$"
 
-# One alternation, tried at each interesting position. Identifier-ish
-# lookbehinds keep ``foo$bar$`` (an identifier) and ``some_e'x'`` apart from
-# dollar quotes and E'' strings.
-_TOKEN_SOURCE = rf"""
+# Where something the scanner must see can start: a comment (``--``, ``/*``), a
+# string (``'``, and ``E'`` whose quote is found first), a quoted identifier, a
+# dollar quote, a semicolon, and in a psql file a backslash. A bare character
+# class, so the regex engine runs its fast scan for the next such character
+# instead of trying an alternation at every position (several times faster: most
+# of a file is words and whitespace); what the character opens is decided here.
+_INTERESTING = re.compile(r"[-/'\"$;]")
+_INTERESTING_PSQL = re.compile(r"[-/'\"$;\\]")
+_DOLLAR_TAG = re.compile(DOLLAR_QUOTE)
+
+# Inside a SQL-standard body (BEGIN ATOMIC ... END), where semicolons end nothing
+# and BEGIN/CASE ... END nest: one alternation with the keywords, compiled when a
+# text first has such a body. Identifier-ish lookbehinds keep ``foo$bar$`` (an
+# identifier) and ``some_e'x'`` apart from dollar quotes and E'' strings.
+_BODY_TOKEN_SOURCE = rf"""
       (?P<line_comment>--)
     | (?P<block_comment>/\*)
     | (?P<estring>(?<![\w$])[eE]')
     | (?P<string>')
     | (?P<ident>")
     | (?P<dollar>(?<![\w$]){DOLLAR_QUOTE})
-    | (?P<keyword>(?<![\w$])(?:begin|case|end|atomic)(?![\w$]))
+    | (?P<keyword>(?<![\w$])(?:begin|case|end)(?![\w$]))
     | (?P<semicolon>;)
     | (?P<backslash>\\)
 """
-_TOKENS: dict[tuple[bool, bool], re.Pattern[str]] = {}
+_BODY_TOKENS: dict[bool, re.Pattern[str]] = {}
 
 
-def _token(keywords: bool, psql: bool) -> re.Pattern[str]:
-    """The token pattern: without the word ATOMIC there is no BEGIN ATOMIC body and
-    the keywords need no tracking (a text is scanned a quarter faster without
-    them); only a psql file has backslash meta-commands. Compiled when first used."""
-    pattern = _TOKENS.get((keywords, psql))
+def _body_token(psql: bool) -> re.Pattern[str]:
+    pattern = _BODY_TOKENS.get(psql)
     if pattern is None:
-        lines = _TOKEN_SOURCE.split("\n")
-        if not keywords:
-            lines = [line for line in lines if "keyword" not in line]
+        source = _BODY_TOKEN_SOURCE
         if not psql:
-            lines = [line for line in lines if "backslash" not in line]
-        pattern = _TOKENS[keywords, psql] = re.compile(
-            "\n".join(lines), re.VERBOSE | re.IGNORECASE
-        )
+            source = "\n".join(line for line in source.split("\n") if "backslash" not in line)
+        pattern = _BODY_TOKENS[psql] = re.compile(source, re.VERBOSE | re.IGNORECASE)
     return pattern
 
 
-_ATOMIC = re.compile("atomic", re.IGNORECASE)
-_LINE_END = re.compile(r"\n")
+def _is_word_char(char: str) -> bool:
+    """What ``\\w`` or ``$`` matches: a character that continues an identifier."""
+    return char.isalnum() or char == "_" or char == "$"
+
+
+def _opened_at(text: str, start: int) -> tuple[str, int, int] | None:
+    """What the interesting character at ``start`` opens: (kind, where it starts,
+    where its body starts), or ``None`` (a ``-``, ``/`` or ``$`` that opens nothing)."""
+    char = text[start]
+    if char == "'":
+        if (
+            start
+            and text[start - 1] in "eE"
+            and (start == 1 or not _is_word_char(text[start - 2]))
+        ):
+            return "estring", start - 1, start + 1
+        return "string", start, start + 1
+    if char == '"':
+        return "ident", start, start + 1
+    if char == "-":
+        return ("line_comment", start, start + 2) if text.startswith("--", start) else None
+    if char == "/":
+        return ("block_comment", start, start + 2) if text.startswith("/*", start) else None
+    # A dollar sign: a dollar quote unless it continues an identifier ($1, foo$).
+    if start and _is_word_char(text[start - 1]):
+        return None
+    tag = _DOLLAR_TAG.match(text, start)
+    return ("dollar", start, tag.end()) if tag else None
+
+
+def _begin_atomic(text: str, folded: bytes, pos: int) -> tuple[int, int] | None:
+    """Where the next ``BEGIN ATOMIC`` starting at or after ``pos`` starts and ends,
+    wherever it is (in code or not: the scanner searches again past a literal).
+
+    ``folded`` is ``text`` one byte a character, ASCII letters lower-cased: keywords
+    are ASCII and case-insensitive, and bytes are searched much faster than a
+    case-insensitive pattern over the whole text."""
+    length = len(text)
+    search = pos
+    while (found := folded.find(b"atomic", search)) >= 0:
+        search = found + 1
+        after = found + 6
+        if after < length and _is_word_char(text[after]):
+            continue
+        space = found
+        while space > 0 and text[space - 1].isspace():
+            space -= 1
+        begin = space - 5
+        if (
+            space < found
+            and begin >= pos
+            and folded.startswith(b"begin", begin)
+            and not (begin and _is_word_char(text[begin - 1]))
+        ):
+            return begin, after
+    return None
+
+
 _BLOCK_TOKEN = re.compile(r"/\*|\*/")
 _ESTRING_END = re.compile(r"\\.|''|'", re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
@@ -163,26 +222,24 @@ def _first_token(text: str, start: int, end: int) -> int:
     return end
 
 
-def _skip_literal(
-    text: str, kind: str | None, match: re.Match[str], pos: int
-) -> tuple[int, str | None]:
+def _skip_literal(text: str, kind: str, start: int, body: int) -> tuple[int, str | None]:
     """Return the offset after the comment, string, quoted identifier or dollar quote
-    ``match`` opened (its body starting at ``pos``), and what was left open, if it
-    was not closed."""
+    of ``kind`` that opens at ``start`` (its body starting at ``body``), and what was
+    left open, if it was not closed."""
     if kind == "line_comment":
-        newline = text.find("\n", pos)
+        newline = text.find("\n", body)
         return (len(text) if newline < 0 else newline + 1), None
     if kind == "block_comment":
-        end, closed = skip_block_comment(text, match.start())
+        end, closed = skip_block_comment(text, start)
         return end, None if closed else "block comment"
     if kind == "string" or kind == "ident":
-        end, closed = skip_quoted(text, pos, match.group())
+        end, closed = skip_quoted(text, body, text[body - 1])
         return end, None if closed else ("string" if kind == "string" else "quoted identifier")
     if kind == "estring":
-        end, closed = skip_estring(text, pos)
+        end, closed = skip_estring(text, body)
         return end, None if closed else "string"
-    tag = match.group()  # a dollar quote
-    close = text.find(tag, pos)
+    tag = text[start:body]  # a dollar quote
+    close = text.find(tag, body)
     if close < 0:
         return len(text), f"dollar-quoted string {tag}"
     return close + len(tag), None
@@ -196,9 +253,9 @@ class _Scanner:
         self.text = text
         self.psql_input: list[PsqlInput] = []
         self.unterminated: tuple[str, int] | None = None
-        # Offsets of line starts, for turning offsets into line and column
-        # with a bisect instead of counting newlines again for each statement.
-        self.line_starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
+        # The last offset turned into a line: offsets mostly come in order, so
+        # each newline is counted once.
+        self._counted = (0, 1)
         self.reader: PsqlReader | None = None
         if psql:
             from schemaops.psql import PsqlReader  # only files read as psql reads them
@@ -206,79 +263,113 @@ class _Scanner:
             self.reader = PsqlReader(self)
 
     def position(self, offset: int) -> tuple[int, int]:
-        index = bisect_right(self.line_starts, offset) - 1
-        return index + 1, offset - self.line_starts[index] + 1
+        """The 1-based line and column of ``offset``."""
+        text = self.text
+        counted, line = self._counted
+        if offset < counted:
+            counted, line = 0, 1
+        line += text.count("\n", counted, offset)
+        self._counted = (offset, line)
+        return line, offset - text.rfind("\n", 0, offset)
 
     def statements(self) -> Iterator[Statement]:
         text = self.text
         length = len(text)
         chunk_start = 0
         pos = 0
-        # BEGIN ATOMIC bodies: depth of BEGIN/CASE ... END nesting inside one.
+        # A BEGIN ATOMIC body: the depth of BEGIN/CASE ... END nesting inside it,
+        # and the next BEGIN ATOMIC of the text (searched again once passed, as
+        # it may have been inside a string or comment).
         atomic_depth = 0
-        previous_keyword = ""
-        previous_keyword_end = 0
+        folded = text.encode("latin-1", "replace").lower()
+        atomic = _begin_atomic(text, folded, 0)
         unterminated: str | None = None
         unterminated_at = 0
+        # Everything in [chunk_start, lead) is whitespace and comments, as long as
+        # ``leading``: where make() looks for the statement's first token.
+        lead, leading = 0, True
         # Meta-commands inside the statement being read: blanked out of its text.
         holes: list[tuple[int, int]] = []
         reader = self.reader
         copies = reader is not None and reader.has_copies
-        token = _token(_ATOMIC.search(text) is not None, reader is not None)
+        interesting = (_INTERESTING if reader is None else _INTERESTING_PSQL).search
         while pos < length:
-            match = token.search(text, pos)
-            if match is None:
-                break
-            kind = match.lastgroup
-            pos = match.end()
-            if kind == "keyword":
-                word = match.group().lower()
-                if (
-                    word == "atomic"
-                    and previous_keyword == "begin"
-                    and atomic_depth == 0
-                    and not text[previous_keyword_end : match.start()].strip()
-                ):
-                    atomic_depth = 1
-                elif atomic_depth and word in ("begin", "case"):
-                    atomic_depth += 1
-                elif atomic_depth and word == "end":
-                    atomic_depth -= 1
-                previous_keyword = word
-                previous_keyword_end = pos
-                continue
-            elif kind == "semicolon":
-                if atomic_depth:
+            if atomic_depth:
+                match = _body_token(reader is not None).search(text, pos)
+                if match is None:
+                    break
+                kind = match.lastgroup
+                start, pos = match.start(), match.end()
+                if kind == "keyword":
+                    atomic_depth += -1 if match.group().lower() == "end" else 1
                     continue
-                statement = self.make(chunk_start, match.start(), None, holes)
-                holes = []
-                chunk_start = pos
-                if statement is not None:
-                    yield statement
-                    if copies and reader is not None and reader.copy_follows(statement):
-                        pos = chunk_start = reader.copy_data(pos)
-            elif kind == "backslash" and reader is not None:
-                step = reader.backslash(match, chunk_start, holes, atomic_depth)
+                if kind == "semicolon":
+                    continue
+                body = pos
+            else:
+                if atomic is not None and atomic[0] < pos:
+                    atomic = _begin_atomic(text, folded, pos)
+                match = interesting(text, pos)
+                if atomic is not None and (match is None or atomic[0] < match.start()):
+                    atomic_depth, pos = 1, atomic[1]
+                    continue
+                if match is None:
+                    break
+                start = match.start()
+                pos = start + 1
+                char = text[start]
+                if char == ";":
+                    statement = self.make(chunk_start, start, None, holes, lead)
+                    holes = []
+                    chunk_start = pos
+                    if statement is not None:
+                        yield statement
+                        if copies and reader is not None and reader.copy_follows(statement):
+                            pos = chunk_start = reader.copy_data(pos)
+                    lead, leading = chunk_start, True
+                    continue
+                kind = "backslash" if char == "\\" else None
+                if kind is None:
+                    opened = _opened_at(text, start)
+                    if opened is None:
+                        leading = False
+                        continue
+                    kind, start, body = opened
+            if kind == "backslash" and reader is not None:
+                step = reader.backslash(start, chunk_start, holes, atomic_depth)
                 pos, chunk_start, holes = step.pos, step.chunk_start, step.holes
                 yield from step.statements
-                if step.keeps_keyword:
-                    continue
-            else:  # a comment, string, quoted identifier or dollar quote
-                pos, open_kind = _skip_literal(text, kind, match, pos)
-                if open_kind is not None:
-                    unterminated, unterminated_at = open_kind, match.start()
-            previous_keyword = ""
+                lead, leading = chunk_start, True  # make() reads holes itself
+                continue
+            assert kind is not None
+            pos, open_kind = _skip_literal(text, kind, start, body)
+            if open_kind is not None:
+                unterminated, unterminated_at = open_kind, start
+            if leading:
+                if kind[-7:] == "comment" and (start == lead or text[lead:start].isspace()):
+                    lead = pos
+                else:
+                    leading = False
         if unterminated is not None:
             self.unterminated = (unterminated, self.position(unterminated_at)[0])
-        statement = self.make(chunk_start, length, unterminated, holes)
+        statement = self.make(chunk_start, length, unterminated, holes, lead)
         if statement is not None:
             yield statement
 
     def make(
-        self, start: int, end: int, unterminated: str | None, holes: list[tuple[int, int]]
+        self,
+        start: int,
+        end: int,
+        unterminated: str | None,
+        holes: list[tuple[int, int]],
+        lead: int | None = None,
     ) -> Statement | None:
+        """The statement of ``text[start:end]``, or ``None`` if it is empty; ``lead``:
+        where its leading whitespace and comments are known to go at least to."""
         text = self.text
         offset = 0
+        if lead is not None and not holes:
+            start = lead
         if holes:
             # Same length, so offsets still match: the meta-commands become spaces.
             pieces = []
