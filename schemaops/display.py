@@ -8,10 +8,13 @@ from pathlib import Path
 
 def display(path: Path) -> str:
     """Return ``path`` relative to the working directory when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    # Strings, not Path.relative_to(Path.cwd()): a lint shows every file it reads.
+    text = str(path)
+    cwd = os.getcwd()
+    if text == cwd:
+        return "."
+    prefix = cwd.rstrip(os.sep) + os.sep
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def for_display(message: str) -> str:

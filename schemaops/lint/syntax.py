@@ -22,7 +22,7 @@ from schemaops.lint.tokens import (
     split_top_level,
     tokenize,
 )
-from schemaops.statements import Statement
+from schemaops.statements import IDENT_CHAR, Statement
 
 
 class SqlStatement(NamedTuple):
@@ -55,6 +55,17 @@ _MODELLED = frozenset(
     | {"WITH", "VACUUM", "CLUSTER", "REFRESH"}
 )
 _FIRST_WORD = re.compile(r"[A-Za-z]+(?![\w$])")
+# CREATE statements decided by their first words, without tokenizing the rest: an
+# object no rule reads (a function and its body above all: any word after CREATE
+# but those _create reads), and an index, whose model is in its first tokens (the
+# column list and WHERE are not read).
+_CREATE_HEAD = re.compile(rf"CREATE\s+(UNIQUE\s+)?([A-Za-z]+)(?!{IDENT_CHAR})", re.IGNORECASE)
+_CREATE_READS = frozenset(
+    {"UNIQUE", "INDEX", "TEMPORARY", "TEMP", "UNLOGGED", "GLOBAL", "LOCAL", "TABLE"}
+    | {"MATERIALIZED", "DOMAIN"}
+)
+# CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS name ON ONLY catalog.schema.table
+_INDEX_HEAD_TOKENS = 16
 
 
 def parse(statement: Statement) -> SqlStatement:
@@ -62,7 +73,15 @@ def parse(statement: Statement) -> SqlStatement:
     first_word = _FIRST_WORD.match(statement.text)
     if first_word is not None and first_word.group().upper() not in _MODELLED:
         return SqlStatement(statement, "other")
-    tokens = tokenize(statement.text)
+    limit = None
+    head = _CREATE_HEAD.match(statement.text)
+    if head is not None:
+        word = head.group(2).upper()
+        if word == "INDEX":
+            limit = _INDEX_HEAD_TOKENS
+        elif not head.group(1) and word not in _CREATE_READS:
+            return SqlStatement(statement, "create_other")
+    tokens = tokenize(statement.text, limit)
     if not tokens:
         return SqlStatement(statement, "empty")
     first = tokens[0].value if tokens[0].kind == "word" else ""

@@ -8,7 +8,8 @@ tokens, so nothing inside them can ever produce a finding.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import NamedTuple
 
 from schemaops.statements import (
@@ -62,8 +63,19 @@ class Token(NamedTuple):
         return self.value.lower() if self.kind == "word" else self.value
 
 
-def tokenize(text: str) -> list[Token]:
-    """Return the tokens of ``text``, without whitespace and comments.
+# The pattern's groups by number (cheaper to compare than lastgroup's names), and
+# tuple.__new__: a named tuple's own __new__ is a Python function, one call more
+# per token.
+_GROUP = _TOKEN.groupindex
+_WORD, _STRING, _DOLLAR, _IDENT = (_GROUP[name] for name in ("word", "string", "dollar", "ident"))
+_AS_IS = {_GROUP[name]: name for name in ("punct", "number", "other")}
+_NAMES = {index: name for name, index in _GROUP.items()}
+_new = tuple.__new__
+
+
+def tokenize(text: str, limit: int | None = None) -> list[Token]:
+    """Return the tokens of ``text``, without whitespace and comments; with
+    ``limit``, only its first ``limit`` tokens.
 
     Strings, quoted identifiers, dollar quotes and (nested) block comments that
     are not closed run to the end of the text, as in the scanner, so each
@@ -77,23 +89,27 @@ def tokenize(text: str) -> list[Token]:
         # One finditer for the run of tokens the pattern matches whole; a block
         # comment, an E'' string or an unclosed literal is finished by hand, and
         # the run goes on after it.
-        for match in _TOKEN.finditer(text, pos):
+        run: Iterator[re.Match[str]] = _TOKEN.finditer(text, pos)
+        if limit is not None:  # each match but a block comment's is one token
+            run = islice(run, max(0, limit - len(tokens)))
+        for match in run:
             if match.start() != pos:  # only whitespace and comments were left
                 return tokens
-            kind = match.lastgroup
+            group = match.lastindex
             pos = match.end()
-            if kind == "word":
-                append(Token("word", match.group(kind).upper(), match.start(kind)))
-            elif kind == "punct" or kind == "number" or kind == "other":
-                append(Token(kind, match.group(kind), match.start(kind)))
-            elif kind == "string" or kind == "dollar":
-                append(Token("string", match.group(kind), match.start(kind)))
-            elif kind == "ident":
-                quoted = match.group(kind)
-                append(Token("ident", quoted[1:-1].replace('""', '"'), match.start(kind)))
+            if group == _WORD:
+                append(_new(Token, ("word", match.group(group).upper(), match.start(group))))
+            elif group in _AS_IS:
+                append(_new(Token, (_AS_IS[group], match.group(group), match.start(group))))
+            elif group in (_STRING, _DOLLAR):
+                append(_new(Token, ("string", match.group(group), match.start(group))))
+            elif group == _IDENT:
+                quoted = match.group(group)
+                name = quoted[1:-1].replace('""', '"')
+                append(_new(Token, ("ident", name, match.start(group))))
             else:
-                assert kind is not None  # the alternation always matches one
-                pos = _finish(text, kind, match.start(kind), pos, append)
+                assert group is not None  # the alternation always matches one
+                pos = _finish(text, _NAMES[group], match.start(group), pos, append)
                 break
         else:
             return tokens

@@ -122,16 +122,15 @@ def existed_before(statement: SqlStatement, context: LintContext) -> bool:
     return not context.created_here(statement.table)
 
 
-def actions_of(statement: SqlStatement, kind: str) -> Iterator[Action]:
-    for action in statement.actions:
-        if action.kind == kind:
-            yield action
+def actions_of(statement: SqlStatement, kind: str) -> list[Action]:
+    return [action for action in statement.actions if action.kind == kind]
 
 
-def altered(statement: SqlStatement, context: LintContext, kind: str) -> Iterator[Action]:
+def altered(statement: SqlStatement, context: LintContext, kind: str) -> list[Action]:
     """The ``kind`` actions of an ALTER TABLE on a table that existed before this unit."""
-    if statement.kind == "alter_table" and existed_before(statement, context):
-        yield from actions_of(statement, kind)
+    if statement.kind != "alter_table" or context.created_here(statement.table):
+        return []
+    return [action for action in statement.actions if action.kind == kind]
 
 
 _SERIAL = re.compile(r"^(SMALLSERIAL|SERIAL|SERIAL2|SERIAL4|SERIAL8|BIGSERIAL)$")
