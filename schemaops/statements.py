@@ -136,6 +136,9 @@ def _begin_atomic(text: str, folded: bytes, pos: int) -> tuple[int, int] | None:
 _BLOCK_TOKEN = re.compile(r"/\*|\*/")
 _ESTRING_END = re.compile(r"\\.|''|'", re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
+# A run of line comments (a licence header, say) in one match, with the newline
+# after the last; it always matches at a ``--``.
+_LINE_COMMENTS = re.compile(r"--[^\n]*(?:\n\s*--[^\n]*)*\n?")
 
 
 class Statement(NamedTuple):
@@ -226,9 +229,10 @@ def _skip_literal(text: str, kind: str, start: int, body: int) -> tuple[int, str
     """Return the offset after the comment, string, quoted identifier or dollar quote
     of ``kind`` that opens at ``start`` (its body starting at ``body``), and what was
     left open, if it was not closed."""
-    if kind == "line_comment":
-        newline = text.find("\n", body)
-        return (len(text) if newline < 0 else newline + 1), None
+    if kind == "line_comment":  # and the comment lines right after it
+        run = _LINE_COMMENTS.match(text, start)
+        assert run is not None  # it matches at any "--"
+        return run.end(), None
     if kind == "block_comment":
         end, closed = skip_block_comment(text, start)
         return end, None if closed else "block comment"

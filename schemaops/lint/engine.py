@@ -48,11 +48,10 @@ def lint_statements(
     """Run the rules that read each statement's kind over ``statements`` in order,
     carrying ``context`` forward."""
     findings = []
-    by_kind = rules.BY_KIND
     for statement in statements:
         modelled = parse(statement)
-        reading = by_kind.get(modelled.kind)
-        if reading is None:
+        reading = rules.reading(modelled)
+        if not reading:
             context.after(modelled)
             continue
         position = _Positions(statement)

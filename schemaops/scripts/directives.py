@@ -10,7 +10,6 @@ A directive is shell-quoted ``key=value`` pairs.
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 from typing import NamedTuple
 
@@ -71,6 +70,8 @@ def key_values(
         ScriptError: a token is not ``key=value``, or its key is not in ``known``.
     """
     try:
+        import shlex  # a directive with arguments: rare, and not on every start
+
         tokens = shlex.split(body, comments=False, posix=True)
     except ValueError as exc:
         raise ScriptError(f"{path}:{line}: cannot read the directive ({exc}).") from None

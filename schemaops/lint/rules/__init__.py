@@ -97,7 +97,8 @@ def rule(
 
 def reads(*kinds: str) -> Callable[[SqlCheck], SqlCheck]:
     """Declare the statement kinds (``SqlStatement.kind``) a SQL check reads, under its
-    :func:`rule`: it never runs on the others."""
+    :func:`rule`: it never runs on the others. ``"kind:action"`` (``"alter_table:
+    add_column"``): only on statements of that kind with an action of that kind."""
 
     def mark(check: SqlCheck) -> SqlCheck:
         check.schemaops_kinds = frozenset(kinds)  # type: ignore[attr-defined]
@@ -168,8 +169,27 @@ BY_KIND: dict[str, tuple[Rule, ...]] = {
     kind: tuple(declared for declared in RULES.values() if kind in declared.kinds)
     for kind in sorted({kind for declared in RULES.values() for kind in declared.kinds})
 }
-"""The rules that read each statement kind, in :data:`RULES` order (a kind no rule
-reads is not here)."""
+"""The rules that read each statement kind (or ``kind:action``), in :data:`RULES`
+order (a kind no rule reads is not here)."""
+
+_BY_ACTIONS: dict[tuple[str, frozenset[str]], tuple[Rule, ...]] = {}
+
+
+def reading(statement: SqlStatement) -> tuple[Rule, ...]:
+    """The rules to run on ``statement``: those of its kind, and those of its kind
+    and one of its actions' kinds, in :data:`RULES` order."""
+    kind = statement.kind
+    if not statement.actions:
+        return BY_KIND.get(kind, ())
+    key = (kind, frozenset(action.kind for action in statement.actions))
+    found = _BY_ACTIONS.get(key)
+    if found is None:
+        wanted = {kind, *(f"{kind}:{action}" for action in key[1])}
+        found = _BY_ACTIONS[key] = tuple(
+            declared for declared in RULES.values() if wanted & declared.kinds
+        )
+    return found
+
 
 LOCK_RULES = frozenset(name for name, declared in RULES.items() if declared.grows_with_table)
 """The rules whose harm grows with the table (:attr:`Rule.grows_with_table`)."""
@@ -194,6 +214,7 @@ __all__ = [
     "is_serial",
     "known_names",
     "operation_check",
+    "reading",
     "reads",
     "rule",
     "tables",

@@ -36,7 +36,7 @@ _VARCHAR = re.compile(r"^varchar\((\d+)\)$")
         "make it NOT NULL."
     ),
 )
-@reads("alter_table")
+@reads("alter_table:add_column")
 def _adding_required_field(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -65,7 +65,7 @@ def _adding_required_field(
     ),
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:set_not_null")
 def _adding_not_nullable_field(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -88,7 +88,7 @@ def _adding_not_nullable_field(
     ),
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:add_column")
 def _adding_field_with_default(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -115,7 +115,7 @@ def _adding_field_with_default(
     "CONSTRAINT ... PRIMARY KEY USING INDEX.",
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:add_column", "alter_table:add_constraint")
 def _adding_serial_primary_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -167,7 +167,7 @@ def _add_field(op: Any, check: OperationCheck) -> None:
     "one. In Django: SeparateDatabaseAndState around that sequence.",
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:alter_column_type")
 def _changing_column_type(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -221,7 +221,7 @@ def _alter_field(op: Any, check: OperationCheck) -> None:
         "SeparateDatabaseAndState with the RenameField in state_operations only."
     ),
 )
-@reads("alter_table")
+@reads("alter_table:rename_column")
 def _renaming_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "rename_column"):
         yield action.offset, f"{action.column_name} to {action.new_name}"
@@ -261,7 +261,7 @@ def _alter_field_column_renamed(op: Any, check: OperationCheck) -> None:
     "Stop using the column first (in Django: SeparateDatabaseAndState to remove the field "
     "from the model only), deploy, then drop it in a later release.",
 )
-@reads("alter_table")
+@reads("alter_table:drop_column")
 def _ban_drop_column(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "drop_column"):
         if context.removed_from_state_before(statement.table, action.column_name):

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     ),
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:add_constraint")
 def _constraint_missing_not_valid(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -81,7 +81,7 @@ def _is_exclusion(constraint: object) -> bool:
     ),
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:add_column", "alter_table:add_constraint")
 def _adding_foreign_key(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -110,7 +110,7 @@ def _has_constraint(field: Any) -> bool:
     ),
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:add_column", "alter_table:add_constraint")
 def _disallowed_unique_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -163,7 +163,7 @@ def _unique_together(op: Any, check: OperationCheck) -> None:
     "Put VALIDATE CONSTRAINT in a separate script (or set atomic=false), so the ADD commits "
     "and releases its lock first.",
 )
-@reads("alter_table")
+@reads("alter_table:validate_constraint")
 def _validate_in_same_transaction(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
@@ -226,7 +226,7 @@ def _ban_create_domain_with_constraint(
     "unavailable for as long as the index build takes.",
     grows_with_table=True,
 )
-@reads("alter_table")
+@reads("alter_table:add_constraint")
 def _adding_exclusion_constraint(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     "the old code runs.",
     django_hint=("Keep the table: set Meta.db_table to the old name instead of renaming it."),
 )
-@reads("alter_table")
+@reads("alter_table:rename_table")
 def _renaming_table(statement: SqlStatement, context: LintContext) -> Iterator[tuple[int, str]]:
     for action in altered(statement, context, "rename_table"):
         yield action.offset, f"{statement.table} to {action.new_name}"
@@ -172,7 +172,7 @@ def _prefer_repack(statement: SqlStatement, context: LintContext) -> Iterator[tu
     "DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), outside a transaction (schemaops then "
     "runs the script statement by statement).",
 )
-@reads("alter_table")
+@reads("alter_table:detach_partition")
 def _require_concurrent_partition_detach(
     statement: SqlStatement, context: LintContext
 ) -> Iterator[tuple[int, str]]:
