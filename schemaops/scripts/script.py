@@ -265,7 +265,11 @@ def _parse(script: Script) -> ParsedScript:
     # Before the sections: a meta-command in the header is in none of them.
     _refuse_psql_input(path, scanned)
     found = scanned.statements
-    markers = [(n, m) for n, line in enumerate(lines, start=1) if (m := _MARKER.match(line))]
+    markers = (
+        [(n, m) for n, line in enumerate(lines, start=1) if (m := _MARKER.match(line))]
+        if "migrate:" in text
+        else []
+    )
     if not found:
         raise ScriptError(
             f"{path}: the script has no SQL statement. Write one, or delete the file."
@@ -284,7 +288,9 @@ def _parse(script: Script) -> ParsedScript:
                 f"{path}:{found[0].line}: SQL before the first -- migrate: marker. Move it "
                 "under -- migrate:up."
             )
-    header, suppressions = directives.scan(path, lines, first_statement_line)
+    header, suppressions = (
+        directives.scan(path, lines, first_statement_line) if "schemaops:" in text else ([], [])
+    )
     script_directives = directives.read_header(path, header)
 
     # Each section keeps the file's line numbers: it is the file's text with
@@ -353,6 +359,8 @@ def read_plain(path: Path) -> tuple[tuple[statements.Statement, ...], tuple[Supp
     scanned = statements.scan(text, psql=True)
     _refuse_unterminated(path, scanned)
     found = scanned.statements
+    if "schemaops:" not in text:  # no directive (most files): no line to read
+        return found, ()
     first_line = found[0].line if found else len(text.split("\n")) + 1
     _, suppressions = directives.scan(path, text.split("\n"), first_line)
     return found, tuple(suppressions)
