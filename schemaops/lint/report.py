@@ -24,10 +24,8 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INVALID_FILE_HINT = "Fix the file as the message says, or leave it out: it was not linted."
 # Every input error names its file first, then the line where there is one:
 # "path:line: message" or "path: message" (schemaops.exceptions.ScriptError).
-_POSITION = re.compile(
-    r"(?P<path>[^\n:]+?)(?::(?P<line>[0-9]+))?(?::(?P<column>[0-9]+))?: (?P<message>.+)",
-    re.DOTALL,
-)
+# (A pattern string: re caches it when an error first needs it.)
+_POSITION = r"(?P<path>[^\n:]+?)(?::(?P<line>[0-9]+))?(?::(?P<column>[0-9]+))?: (?P<message>.+)"
 
 
 def invalid_file(error: str) -> Finding:
@@ -35,7 +33,7 @@ def invalid_file(error: str) -> Finding:
     an error that names no file has an empty path, at line 1."""
     error = for_display(error)
     name = rules.RuleName.INVALID_FILE.value
-    match = _POSITION.fullmatch(error)
+    match = re.fullmatch(_POSITION, error, re.DOTALL)
     # A sentence before a colon is not a path (a path with a space is one if it exists).
     if match is None or (" " in match["path"] and not Path(match["path"]).exists()):
         return Finding(name, rules.ERROR, "", 1, 1, error, INVALID_FILE_HINT)

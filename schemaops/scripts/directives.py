@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from schemaops.exceptions import ScriptError
-from schemaops.locking.timeouts import DURATION
 
 _DIRECTIVE = re.compile(r"^\s*--\s*schemaops:(?P<body>.*)$")
 _BATCH_DIRECTIVE = re.compile(r"^\s*--\s*schemaops:\s*batch(?:\s+(?P<options>.*))?$")
@@ -127,6 +126,8 @@ def read_header(path: Path, found: list[tuple[int, dict[str, str]]]) -> Directiv
                         )
                     depends.append(dependency)
             elif key in ("lock_timeout", "statement_timeout", "concurrent_lock_timeout"):
+                from schemaops.locking.timeouts import DURATION  # only a script that sets one
+
                 if not DURATION.match(value):
                     raise ScriptError(
                         f"{path}:{line}: {key}={value!r} is not a duration; write e.g. 500ms, "

@@ -24,12 +24,14 @@ from schemaops import statements
 from schemaops.display import display
 from schemaops.exceptions import ScriptError
 from schemaops.locking import transactions
-from schemaops.scripts import batches, directives
-from schemaops.scripts.batches import Batch
+from schemaops.scripts import directives
 from schemaops.scripts.directives import Directives, Suppression
 
 if TYPE_CHECKING:
-    # Only for annotations: the loader, which makes scripts, imports this module.
+    # Only for annotations: the loader, which makes scripts, imports this module;
+    # batches is imported by a script that has a section to run (a lint of plain
+    # files reads none).
+    from schemaops.scripts.batches import Batch
     from schemaops.scripts.loader import Location
 
 _MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
@@ -229,6 +231,8 @@ def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Sect
                 f"{direction} section. schemaops runs an atomic script in one transaction "
                 "itself: remove the transaction control, or split the script in two."
             )
+    from schemaops.scripts import batches
+
     batched = batches.find_batches(path, text, shifted)
     non_transactional = None
     if batched:
