@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from schemaops.statements import Statement, without_literals
 
@@ -28,24 +28,43 @@ _META_ARGUMENT = re.compile(r"'(?:[^'\\\n]|\\.)*'?|`[^`\n]*`?|\\\\|[^'`\\\n]+|\\
 _SENDS_QUERY = frozenset({"g", "gx", "gset", "gexec", "gdesc", "crosstabview", "watch"})
 
 
-class PsqlInput(NamedTuple):
+class PsqlInput:
     """Text psql reads itself and never sends as SQL: a meta-command, or the data
-    lines of a ``COPY ... FROM STDIN``. ``line`` (1-based) is where it starts."""
+    lines of a ``COPY ... FROM STDIN``. ``line`` (1-based) is where it starts.
 
-    kind: str  # "meta-command" or "copy data"
-    text: str  # the meta-command as written, or the data's first line
-    start: int
-    end: int
-    line: int
+    (Plain classes here: every class a console start defines costs, a named tuple
+    about a tenth of a millisecond, and these are never compared or replaced.)
+    """
+
+    __slots__ = ("end", "kind", "line", "start", "text")
+
+    def __init__(self, kind: str, text: str, start: int, end: int, line: int) -> None:
+        self.kind = kind  # "meta-command" or "copy data"
+        self.text = text  # the meta-command as written, or the data's first line
+        self.start = start
+        self.end = end
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"PsqlInput({self.kind!r}, {self.text!r}, line {self.line})"
 
 
-class Step(NamedTuple):
+class Step:
     """Where the scanner goes on after a backslash, and the statements it ended."""
 
-    pos: int
-    chunk_start: int
-    holes: list[tuple[int, int]]
-    statements: Sequence[Statement] = ()
+    __slots__ = ("chunk_start", "holes", "pos", "statements")
+
+    def __init__(
+        self,
+        pos: int,
+        chunk_start: int,
+        holes: list[tuple[int, int]],
+        statements: Sequence[Statement] = (),
+    ) -> None:
+        self.pos = pos
+        self.chunk_start = chunk_start
+        self.holes = holes
+        self.statements = statements
 
 
 def _meta_command_end(text: str, pos: int, line_end: int) -> tuple[int, int]:

@@ -162,14 +162,22 @@ class Statement(NamedTuple):
         return self.line + self.text.count("\n")
 
 
-class Scan(NamedTuple):
+class Scan:
     """What :func:`scan` found: the statements, what only psql reads (with
     ``psql=True``), and the construct left open at the end of the text, as
     (what, line where it opened), even when no statement holds it (a comment)."""
 
-    statements: tuple[Statement, ...]
-    psql_input: tuple[PsqlInput, ...] = ()
-    unterminated: tuple[str, int] | None = None
+    __slots__ = ("psql_input", "statements", "unterminated")
+
+    def __init__(
+        self,
+        statements: tuple[Statement, ...],
+        psql_input: tuple[PsqlInput, ...] = (),
+        unterminated: tuple[str, int] | None = None,
+    ) -> None:
+        self.statements = statements
+        self.psql_input = psql_input
+        self.unterminated = unterminated
 
 
 def skip_block_comment(text: str, pos: int) -> tuple[int, bool]:

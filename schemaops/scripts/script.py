@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from schemaops import statements
 from schemaops.display import display
@@ -37,25 +37,50 @@ if TYPE_CHECKING:
 _MARKER = re.compile(r"^--\s*migrate:(?P<section>up|down)\b(?P<options>.*)$")
 
 
-class Section(NamedTuple):
-    """The statements of one direction of a script, with lines of the file they came from."""
+class Section:
+    """The statements of one direction of a script, with lines of the file they came
+    from; ``non_transactional``: why it cannot be atomic (``"line 4: VACUUM"``);
+    ``batches``: the batched statements, by index into ``statements``.
 
-    path: Path
-    text: str
-    statements: tuple[statements.Statement, ...]
-    atomic: bool
-    non_transactional: str | None = None  # why it cannot be atomic, e.g. "line 4: VACUUM"
-    # Batched statements: index into ``statements`` -> how to batch it.
-    batches: Mapping[int, Batch] = MappingProxyType({})
+    (Plain classes, as other records that a console start defines and nothing
+    compares: each named tuple class costs about a tenth of a millisecond.)
+    """
+
+    __slots__ = ("atomic", "batches", "non_transactional", "path", "statements", "text")
+
+    def __init__(
+        self,
+        path: Path,
+        text: str,
+        statements: tuple[statements.Statement, ...],
+        atomic: bool,
+        non_transactional: str | None = None,
+        batches: Mapping[int, Batch] = MappingProxyType({}),
+    ) -> None:
+        self.path = path
+        self.text = text
+        self.statements = statements
+        self.atomic = atomic
+        self.non_transactional = non_transactional
+        self.batches = batches
 
 
-class ParsedScript(NamedTuple):
+class ParsedScript:
     """A script's contents, validated: sections, directives, suppressions."""
 
-    up: Section
-    down: Section | None
-    directives: Directives
-    suppressions: tuple[Suppression, ...]
+    __slots__ = ("directives", "down", "suppressions", "up")
+
+    def __init__(
+        self,
+        up: Section,
+        down: Section | None,
+        directives: Directives,
+        suppressions: tuple[Suppression, ...],
+    ) -> None:
+        self.up = up
+        self.down = down
+        self.directives = directives
+        self.suppressions = suppressions
 
     @property
     def atomic(self) -> bool:
@@ -211,10 +236,18 @@ def _unreadable(path: Path, exc: OSError) -> ScriptError:
     )
 
 
-def _section(path: Path, text: str, atomic: bool | None, direction: str) -> Section:
-    """Split one section into statements and decide whether it runs in a transaction."""
-    scanned = statements.scan(text, psql=True)
-    _refuse_psql_input(path, scanned)
+def _section(
+    path: Path,
+    text: str,
+    atomic: bool | None,
+    direction: str,
+    scanned: statements.Scan | None = None,
+) -> Section:
+    """Split one section into statements (``scanned``: ``text`` is the whole file,
+    already scanned) and decide whether it runs in a transaction."""
+    if scanned is None:
+        scanned = statements.scan(text, psql=True)
+        _refuse_psql_input(path, scanned)
     shifted = scanned.statements
     # A golang-migrate script often wraps itself in BEGIN; ... COMMIT;. schemaops
     # runs an atomic script in one transaction of its own, so the wrapper goes.
@@ -318,19 +351,22 @@ def _parse(script: Script) -> ParsedScript:
             "itself above it."
         )
 
-    up, down = _sections(script, section_texts, script_directives.atomic)
+    up, down = _sections(
+        script, section_texts, script_directives.atomic, None if markers else scanned
+    )
     return ParsedScript(
         up=up, down=down, directives=script_directives, suppressions=tuple(suppressions)
     )
 
 
 def _sections(
-    script: Script, texts: dict[str, str], atomic: bool | None
+    script: Script, texts: dict[str, str], atomic: bool | None, whole: statements.Scan | None
 ) -> tuple[Section, Section | None]:
-    """Parse the up section of ``texts`` and the down one (a pair's down file, or
+    """Parse the up section of ``texts`` (``whole``: the file's scan, when the up
+    section is the whole file) and the down one (a pair's down file, or
     ``texts["down"]``); a down section without statements is none."""
     path = script.path
-    up = _section(path, texts["up"], atomic, "up")
+    up = _section(path, texts["up"], atomic, "up", whole)
     if not up.statements:
         raise ScriptError(f"{path}: the -- migrate:up section has no SQL statement. Write one.")
     down: Section | None = None

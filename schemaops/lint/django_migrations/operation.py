@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from schemaops.exceptions import InvalidMigration
 from schemaops.lint.context import LintContext
@@ -74,15 +74,26 @@ def forward(operation: Any, app_label: str, state: ProjectState, where: str) -> 
         ) from exc
 
 
-class Found(NamedTuple):
+class Found:
     """A finding of a Django-operation check, before it has a file position."""
 
-    rule: RuleName
-    path: tuple[int, ...]
-    detail: str
-    message: str
-    table: str
-    hint: str = ""
+    __slots__ = ("detail", "hint", "message", "path", "rule", "table")
+
+    def __init__(
+        self,
+        rule: RuleName,
+        path: tuple[int, ...],
+        detail: str,
+        message: str,
+        table: str,
+        hint: str = "",
+    ) -> None:
+        self.rule = rule
+        self.path = path
+        self.detail = detail
+        self.message = message
+        self.table = table
+        self.hint = hint
 
 
 class MigrationUnit:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from schemaops.lint.context import LintContext
 from schemaops.lint.names import RuleName, known_names
@@ -34,24 +34,51 @@ DjangoCheck = Callable[[Any, "OperationCheck"], None]
 """Read one operation (through the :class:`OperationCheck`) and report its findings."""
 
 
-class Rule(NamedTuple):
-    """A rule: its name, severity, one-line message and the safe rewrite."""
+class Rule:
+    """A rule: its name, severity, one-line message and the safe rewrite.
 
-    name: str
-    severity: str
-    message: str
-    hint: str
-    check: SqlCheck
-    django_hint: str = ""
-    """The safe rewrite in a Django migration, where it differs from ``hint``."""
-    kinds: frozenset[str] = frozenset()
-    """The statement kinds the check reads (:func:`reads`): the engine runs it on
-    those only."""
-    grows_with_table: bool = False
-    """The harm is how long the lock is held, which grows with the table: on a small
-    table the statement is over before a writer notices (the deploy gate lets
-    such findings through as warnings). Findings about code that breaks, a dropped
-    column say, stay errors whatever the size."""
+    ``django_hint``: the safe rewrite in a Django migration, where it differs from
+    ``hint``. ``kinds``: the statement kinds the check reads (:func:`reads`), the
+    only ones the engine runs it on. ``grows_with_table``: the harm is how long the
+    lock is held, which grows with the table; on a small table the statement is
+    over before a writer notices (the deploy gate lets such findings through as
+    warnings). Findings about code that breaks, a dropped column say, stay errors
+    whatever the size.
+    """
+
+    __slots__ = (
+        "check",
+        "django_hint",
+        "grows_with_table",
+        "hint",
+        "kinds",
+        "message",
+        "name",
+        "severity",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        severity: str,
+        message: str,
+        hint: str,
+        check: SqlCheck,
+        django_hint: str = "",
+        kinds: frozenset[str] = frozenset(),
+        grows_with_table: bool = False,
+    ) -> None:
+        self.name = name
+        self.severity = severity
+        self.message = message
+        self.hint = hint
+        self.check = check
+        self.django_hint = django_hint
+        self.kinds = kinds
+        self.grows_with_table = grows_with_table
+
+    def __repr__(self) -> str:
+        return f"Rule({self.name!r})"
 
     def hint_for(self, django: bool) -> str:
         return self.django_hint if django and self.django_hint else self.hint
