@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from schemaops.lint import table_syntax
-from schemaops.lint.table_syntax import Action, Column
+from schemaops.lint.table_syntax import Action, Column, Model
 from schemaops.lint.tokens import (
     Token,
     at,
@@ -25,22 +24,51 @@ from schemaops.lint.tokens import (
 from schemaops.statements import Statement
 
 
-class SqlStatement(NamedTuple):
-    """A statement as the rules see it."""
+class SqlStatement(Model):
+    """A statement as the rules see it: ``kind`` is create_index, drop_index,
+    reindex, create_table, alter_table, drop_table, ... (and
+    create_materialized_view, refresh_materialized_view, create_domain,
+    alter_domain, vacuum_full, cluster); ``setting`` a SET's name and value."""
 
-    statement: Statement
-    kind: str  # create_index, drop_index, reindex, create_table, alter_table, drop_table, ...
-    # (and create_materialized_view, refresh_materialized_view, create_domain,
-    # alter_domain, vacuum_full, cluster)
-    table: str = ""
-    index_name: str = ""
-    concurrently: bool = False
-    only: bool = False
-    unique: bool = False
-    has_where: bool = False
-    columns: tuple[Column, ...] = ()
-    actions: tuple[Action, ...] = ()
-    setting: tuple[str, str] | None = None  # SET name = value
+    __slots__ = (
+        "actions",
+        "columns",
+        "concurrently",
+        "has_where",
+        "index_name",
+        "kind",
+        "only",
+        "setting",
+        "statement",
+        "table",
+        "unique",
+    )
+
+    def __init__(
+        self,
+        statement: Statement,
+        kind: str,
+        table: str = "",
+        index_name: str = "",
+        concurrently: bool = False,
+        only: bool = False,
+        unique: bool = False,
+        has_where: bool = False,
+        columns: tuple[Column, ...] = (),
+        actions: tuple[Action, ...] = (),
+        setting: tuple[str, str] | None = None,
+    ) -> None:
+        self.statement = statement
+        self.kind = kind
+        self.table = table
+        self.index_name = index_name
+        self.concurrently = concurrently
+        self.only = only
+        self.unique = unique
+        self.has_where = has_where
+        self.columns = columns
+        self.actions = actions
+        self.setting = setting
 
     @property
     def line(self) -> int:
