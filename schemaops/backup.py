@@ -243,7 +243,11 @@ def before_migrate(using: str, pending: int, progress: Progress) -> Backup:
     """
     progress(f"Backing up database {using!r} before applying {pending} pending change(s):")
     try:
-        taken = take(using, conf.backup_dir(), reason=f"before {pending} pending change(s)")
+        taken = take(
+            using,
+            conf.backup_dir(),
+            reason=f"taken by migrate before applying {pending} pending change(s)",
+        )
     except BackupFailed as exc:
         raise BackupFailed(
             f"{exc}\nNothing was migrated: SCHEMAOPS['BACKUP_BEFORE_MIGRATE'] is on and the "

@@ -257,7 +257,7 @@ def test_migrate_backs_up_first_and_only_when_something_is_pending(
     rows = HistoryEntry.objects.using("runner").order_by("id")
     backed_up = rows.get(tier=Tier.BACKUP)
     assert backed_up.outcome == Outcome.BACKED_UP
-    assert "before 1 pending change(s)" in backed_up.note
+    assert "taken by migrate before applying 1 pending change(s)" in backed_up.note
     assert backed_up.id < rows.get(tier=Tier.SQL, outcome=Outcome.APPLIED).id
     # Nothing pending: no backup.
     assert "Backing up" not in migrate()
