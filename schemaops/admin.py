@@ -32,6 +32,7 @@ BADGES = {
     Outcome.REVERTED: "muted",
     Outcome.STARTED: "warn",
     Outcome.FAILED: "error",
+    Outcome.BACKED_UP: "ok",
 }
 
 

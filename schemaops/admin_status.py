@@ -12,6 +12,7 @@ from schemaops import recorder
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
 from schemaops.lint.findings import Finding
+from schemaops.models import HistoryEntry, Outcome, Tier
 from schemaops.scripts import lock, runner, state
 from schemaops.scripts import problems as script_problems
 from schemaops.scripts.loader import load_scripts
@@ -25,6 +26,7 @@ class StatusPage:
     findings: list[Finding]
     errors: list[str]
     running: list[state.ScriptStatus] = dataclasses.field(default_factory=list)
+    last_backup: HistoryEntry | None = None
 
     @property
     def clean(self) -> bool:
@@ -55,4 +57,11 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
     except SchemaOpsError as exc:
         errors.append(str(exc))
     running = [s for s in found if s.state == state.State.RUNNING]
-    return StatusPage(using, steps, problems, findings, errors, running)
+    return StatusPage(using, steps, problems, findings, errors, running, last_backup(using))
+
+
+def last_backup(using: str = DEFAULT_DB_ALIAS) -> HistoryEntry | None:
+    """The newest backup recorded (``schemaops backup``, ``BACKUP_BEFORE_MIGRATE``); one
+    query, served by the index that starts with the tier."""
+    rows = HistoryEntry.objects.using(using).filter(tier=Tier.BACKUP, outcome=Outcome.BACKED_UP)
+    return rows.order_by("-id").first()

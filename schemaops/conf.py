@@ -116,3 +116,16 @@ def lint() -> object:
     """``LINT``: the linter's ``select``, ``ignore`` and ``pg_version``, as in
     ``[tool.schemaops.lint]``. Default: ``{}`` (every rule; the server's version, else 14)."""
     return _get("LINT", {})
+
+
+def backup_before_migrate() -> bool:
+    """``BACKUP_BEFORE_MIGRATE``: ``manage.py migrate`` takes a backup (``schemaops
+    backup``) when something is pending, before anything runs, and stops if it fails.
+    Default: False."""
+    return bool(_get("BACKUP_BEFORE_MIGRATE", False))
+
+
+def backup_dir() -> Path:
+    """``BACKUP_DIR``: the folder backups are written to (``schemaops backup`` without
+    ``--output``, and ``BACKUP_BEFORE_MIGRATE``). Default: the current folder."""
+    return Path(_get("BACKUP_DIR", "."))

@@ -59,3 +59,9 @@ class DatabaseUnavailable(SchemaOpsError, ConnectionError):
 class InvalidMigration(SchemaOpsError):
     """A Django migration that cannot be applied to the models' state (Django's
     ``migrate`` would fail on it too), met by the linter."""
+
+
+class BackupFailed(SchemaOpsError):
+    """A backup could not be taken: no ``pg_dump`` new enough for the server, a folder
+    that cannot be written, or ``pg_dump`` itself failed (its own words kept). No file
+    is left behind."""

@@ -9,6 +9,7 @@ from django.db import models
 class Tier(models.TextChoices):
     SQL = "sql", "SQL script"
     DJANGO = "django", "Django migration"
+    BACKUP = "backup", "backup"
 
 
 class Direction(models.TextChoices):
@@ -25,6 +26,7 @@ class Outcome(models.TextChoices):
     REPAIRED = "repaired", "repaired"
     BASELINED = "baselined", "baselined"
     FAKED = "faked", "faked"
+    BACKED_UP = "backed-up", "backed up"
 
 
 def _append_only() -> list[pgtrigger.Trigger]:
@@ -74,14 +76,24 @@ class HistoryEntry(models.Model):
 
     tier = models.CharField(max_length=8, choices=Tier.choices)
     location = models.CharField(
-        max_length=255, help_text="App label or script location (a named script folder)."
+        max_length=255,
+        help_text="App label or script location (a named script folder); for a backup, "
+        "the PostgreSQL database dumped.",
     )
     version = models.CharField(
-        max_length=255, help_text="Script version, or the Django migration's name."
+        max_length=255,
+        help_text="Script version, or the Django migration's name; for a backup, when it "
+        "was taken (UTC, YYYYmmdd-HHMMSS).",
     )
-    name = models.CharField(max_length=255, blank=True, help_text="Script slug or migration name.")
+    name = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Script slug or migration name; for a backup, the file's name.",
+    )
     checksum = models.CharField(
-        max_length=64, blank=True, help_text="SHA-256 of the script (normalised line endings)."
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the script (normalised line endings), or of the backup file.",
     )
     direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.UP)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
@@ -113,7 +125,11 @@ class HistoryEntry(models.Model):
     failed_statement = models.TextField(blank=True)
     failed_line = models.IntegerField(null=True, blank=True)
     sql = models.TextField(blank=True, help_text="The SQL that ran (scripts only).")
-    note = models.TextField(blank=True, help_text="Reason given for a repair, baseline or fake.")
+    note = models.TextField(
+        blank=True,
+        help_text="Reason given for a repair, baseline or fake; for a backup, its file, size "
+        "and contents.",
+    )
 
     objects = HistoryEntryQuerySet.as_manager()
 

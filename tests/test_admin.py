@@ -175,3 +175,23 @@ def test_status_page_queries_do_not_grow_with_the_history(client: Client, staff)
         for i in range(10_000)
     )
     assert queries() == few <= 12
+
+
+def test_the_last_backup_is_on_the_status_page_and_in_the_history(client: Client, staff) -> None:
+    staff(superuser=True)
+    assert "None recorded." in client.get(STATUS).content.decode()
+    common = {"tier": Tier.BACKUP, "location": "schemaops_demo", "outcome": Outcome.BACKED_UP}
+    entry(**common, version="20261130-090000", name="schemaops_demo-20261130-090000.dump")
+    entry(
+        **common,
+        version="20261201-101500",
+        name="schemaops_demo-20261201-101500.dump",
+        note="/srv/backups/schemaops_demo-20261201-101500.dump (52,874 bytes, schema and data)",
+    )
+    status = client.get(STATUS).content.decode()
+    last = status[status.index('id="schemaops-last-backup"') :]
+    assert "<code>schemaops_demo-20261201-101500.dump</code>" in last
+    assert "52,874 bytes, schema and data" in last
+    assert "20261130" not in last
+    history = client.get(CHANGELIST, {"tier": "backup"}).content.decode()
+    assert '<span class="schemaops-badge schemaops-ok">backed up</span>' in history

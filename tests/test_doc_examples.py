@@ -59,10 +59,15 @@ LEFT_OUT = {
     ("run-semantics.md", _RECOVERY): (
         "no output shown; two alternative repairs of a failed demo:0005, which the demo lacks"
     ),
+    ("commands/backup.md", "python manage.py schemaops backup --output backups"): (
+        "the file's name carries the time, its size and the server's socket vary; "
+        "tests/test_backup.py runs the restore commands it prints and finds the rows"
+    ),
 }
 
 # Usage blocks, by (page, first command): compared with --help.
 SYNOPSES = [
+    ("commands/backup.md", "python manage.py schemaops backup"),
     ("commands/history.md", "python manage.py schemaops history"),
     ("commands/lint.md", "schemaops lint"),
     ("commands/lint.md", "python manage.py schemaops lint [APP_LABEL"),

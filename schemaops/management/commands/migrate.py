@@ -24,7 +24,7 @@ from django.db.models.signals import pre_migrate
 from django.utils import timezone
 from psycopg import sql
 
-from schemaops import conf, recorder
+from schemaops import backup, conf, recorder
 from schemaops import status as status_module
 from schemaops.display import for_display
 from schemaops.exceptions import SchemaOpsError
@@ -56,7 +56,9 @@ class Command(django_migrate.Command):
         "never queuing behind a long transaction, retrying on lock_timeout; then pending "
         "schemaops SQL scripts (unless an app label is given, --skip-scripts, or "
         "SCHEMAOPS['MIGRATE_RUNS_SCRIPTS'] is False). Records every migration and script in "
-        "the schemaops registry. Instances started at once take turns."
+        "the schemaops registry. Instances started at once take turns. With "
+        "SCHEMAOPS['BACKUP_BEFORE_MIGRATE'], takes a backup (pg_dump) first when anything is "
+        "pending, and stops if it fails."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -72,6 +74,12 @@ class Command(django_migrate.Command):
             action="store_false",
             dest="lint_gate",
             help="Apply pending migrations and scripts even if the linter finds errors in them.",
+        )
+        parser.add_argument(
+            "--no-backup",
+            action="store_false",
+            dest="backup",
+            help="Take no backup first, even with SCHEMAOPS['BACKUP_BEFORE_MIGRATE'] on.",
         )
         parser.add_argument(
             "--lock-wait",
@@ -104,6 +112,8 @@ class Command(django_migrate.Command):
         self._registry_current = False
         self._guard: MigrationGuard | None = None  # once Django plans a migration to run
         self._planned_seen = False
+        self._pending_scripts: list[Script] = []
+        self._backup = False  # SCHEMAOPS["BACKUP_BEFORE_MIGRATE"], this run (see _check)
         self._stack = contextlib.ExitStack()
         run_scripts = bool(
             options.get("run_scripts", True)
@@ -117,6 +127,7 @@ class Command(django_migrate.Command):
             wait = options.get("lock_wait")
             with RunnerLock(database, conf.lock_wait() if wait is None else wait, self._progress):
                 scripts = self._check(database, options, run_scripts)
+                self._pending_scripts = scripts
                 self._migrate(*args, **options)
                 if run_scripts:
                     self._apply_scripts(database, scripts)
@@ -128,6 +139,13 @@ class Command(django_migrate.Command):
         the scripts the run will apply. The lint gate follows, once Django has
         planned its migrations (:meth:`_gate`)."""
         self._gate_scripts: list[Script] | None = None
+        # ``schemaops migrate`` takes the backup itself, once for all its calls.
+        self._backup = bool(
+            options.get("backup", True)
+            and conf.backup_before_migrate()
+            and not options.get("schemaops_checked")
+            and not _creating_test_database(options)
+        )
         if options.get("schemaops_checked"):
             return []
         if _creating_test_database(options):
@@ -151,6 +169,9 @@ class Command(django_migrate.Command):
         if scripts is not None:
             planned = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
             gate_deploy(self._using, scripts, self._progress, planned=planned)
+        pending = len(plan or ()) + len(self._pending_scripts)
+        if self._backup and pending:
+            backup.before_migrate(self._using, pending, self._progress)
         if plan:
             from schemaops.django_tier.guard import MigrationGuard
 

@@ -3,6 +3,7 @@ the order ``--help`` lists them."""
 
 from __future__ import annotations
 
+from schemaops.management.subcommands.backup import Backup
 from schemaops.management.subcommands.base import Subcommand
 from schemaops.management.subcommands.history import History
 from schemaops.management.subcommands.lint import Lint
@@ -25,4 +26,5 @@ SUBCOMMANDS: tuple[type[Subcommand], ...] = (
     Baseline,
     Lint,
     Fake,
+    Backup,
 )

@@ -10,6 +10,8 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
+from schemaops import backup as backup_module
+from schemaops import conf
 from schemaops.display import display
 from schemaops.lint import gate, gate_deploy
 from schemaops.lint.django_migrations import source as migration_source
@@ -77,6 +79,12 @@ class Migrate(Subcommand):
             dest="lint_gate",
             help="Apply pending scripts even if the linter finds errors in them.",
         )
+        parser.add_argument(
+            "--no-backup",
+            action="store_false",
+            dest="backup",
+            help="Take no backup first, even with SCHEMAOPS['BACKUP_BEFORE_MIGRATE'] on.",
+        )
         add_allow_arguments(parser)
 
     def handle(
@@ -89,6 +97,7 @@ class Migrate(Subcommand):
         allow_out_of_order: bool | None,
         lock_wait: float | None,
         lint_gate: bool,
+        backup: bool,
         verbosity: int,
         **_: Any,
     ) -> None:
@@ -99,6 +108,8 @@ class Migrate(Subcommand):
             steps = runner.interleaved(database, scripts)
             if lint_gate:
                 gate_deploy(database, scripts, self.progress)
+            if backup and steps and conf.backup_before_migrate():
+                backup_module.before_migrate(database, len(steps), self.progress)
             calls = 0
 
             def migrate(*args: str) -> None:
