@@ -116,3 +116,14 @@ def lint() -> object:
     """``LINT``: the linter's ``select``, ``ignore`` and ``pg_version``, as in
     ``[tool.schemaops.lint]``. Default: ``{}`` (every rule; the server's version, else 14)."""
     return _get("LINT", {})
+
+
+def snapshot() -> Path:
+    """``SNAPSHOT``: the schema file ``schemaops snapshot`` writes and ``--check`` and
+    ``validate --snapshot`` read. Default: ``schema.sql`` in ``BASE_DIR`` (the folder
+    Django's ``startproject`` settings define, beside ``manage.py``), or in the working
+    directory when the settings have no ``BASE_DIR``."""
+    value = _get("SNAPSHOT", None)
+    if value is not None:
+        return Path(value)
+    return Path(getattr(settings, "BASE_DIR", ".")) / "schema.sql"

@@ -59,3 +59,8 @@ class DatabaseUnavailable(SchemaOpsError, ConnectionError):
 class InvalidMigration(SchemaOpsError):
     """A Django migration that cannot be applied to the models' state (Django's
     ``migrate`` would fail on it too), met by the linter."""
+
+
+class SnapshotError(SchemaOpsError):
+    """A schema file (``schemaops snapshot``) is missing, unreadable or malformed, or
+    cannot be written; the message names the file and says what to do."""
