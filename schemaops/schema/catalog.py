@@ -190,9 +190,10 @@ ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C", t.tgname COLLATE "C"
 def read(using: str = DEFAULT_DB_ALIAS) -> list[SchemaObject]:
     """Read every object of database ``using``'s schema, in the file's order.
 
-    The queries run in one read-only transaction (repeatable read when this
-    starts it, so they see one moment), rolled back at the end: the session's
-    settings changed for the deparsers do not outlive it.
+    The queries run in one transaction (read-only and repeatable read when this
+    starts it, so they see one moment; a savepoint of the caller's otherwise),
+    rolled back at the end: the session's settings changed for the deparsers do
+    not outlive it.
     """
     connection = connections[using]
     starts_transaction = not connection.in_atomic_block
