@@ -129,3 +129,14 @@ def backup_dir() -> Path:
     """``BACKUP_DIR``: the folder backups are written to (``schemaops backup`` without
     ``--output``, and ``BACKUP_BEFORE_MIGRATE``). Default: the current folder."""
     return Path(_get("BACKUP_DIR", "."))
+
+
+def snapshot() -> Path:
+    """``SNAPSHOT``: the schema file ``schemaops snapshot`` writes and ``--check`` and
+    ``validate --snapshot`` read. Default: ``schema.sql`` in ``BASE_DIR`` (the folder
+    Django's ``startproject`` settings define, beside ``manage.py``), or in the working
+    directory when the settings have no ``BASE_DIR``."""
+    value = _get("SNAPSHOT", None)
+    if value is not None:
+        return Path(value)
+    return Path(getattr(settings, "BASE_DIR", ".")) / "schema.sql"

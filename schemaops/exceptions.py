@@ -65,3 +65,8 @@ class BackupFailed(SchemaOpsError):
     """A backup could not be taken: no ``pg_dump`` new enough for the server, a folder
     that cannot be written, or ``pg_dump`` itself failed (its own words kept). No file
     is left behind."""
+
+
+class SnapshotError(SchemaOpsError):
+    """A schema file (``schemaops snapshot``) is missing, unreadable or malformed, or
+    cannot be written; the message names the file and says what to do."""

@@ -77,6 +77,7 @@ SYNOPSES = [
     ("commands/repair.md", "python manage.py schemaops baseline LOCATION:VERSION"),
     ("commands/repair.md", "python manage.py schemaops fake"),
     ("commands/rollback.md", "python manage.py schemaops rollback"),
+    ("commands/snapshot.md", "python manage.py schemaops snapshot"),
     ("commands/status.md", "python manage.py schemaops status"),
     ("commands/validate.md", "python manage.py schemaops validate"),
 ]
@@ -109,11 +110,14 @@ ADOPT_BY_HAND = (
 )
 INSTALL_REGISTRY = ("installation.md", "python manage.py migrate schemaops")
 INSTALL_STATUS = ("installation.md", "python manage.py schemaops status")
+SNAPSHOT_WRITE = ("drift.md", "python manage.py schemaops snapshot")
+SNAPSHOT_CHECK = ("drift.md", "python manage.py schemaops snapshot --check")
+SNAPSHOT_VALIDATE = ("drift.md", "python manage.py schemaops validate --snapshot")
 CHECKED = [
     LINT_FOLDER, LINT_ORDERS, LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_MARKDOWN, LINT_DEMO,
     LINT_ALL, PLAN,
     NEW_PAIR, NEW_APP, ADOPT_VALIDATE, ADOPT_REGISTRY, ADOPT_FROM, ADOPT_BY_HAND,
-    INSTALL_REGISTRY, INSTALL_STATUS,
+    INSTALL_REGISTRY, INSTALL_STATUS, SNAPSHOT_WRITE, SNAPSHOT_CHECK, SNAPSHOT_VALIDATE,
 ]  # fmt: skip
 
 
@@ -357,6 +361,26 @@ def script_project(root: Path, scripts: dict[str, str]) -> dict[str, str]:
     }
 
 
+SNAPSHOT_PROJECT_SETTINGS = """
+from pathlib import Path
+
+from project.settings import *  # noqa: F403
+
+SCHEMAOPS = {"SNAPSHOT": Path(__file__).resolve().parent / "schema.sql"}
+"""
+
+
+def snapshot_project(root: Path) -> dict[str, str]:
+    """The demo project with its schema file in ``root`` (``SNAPSHOT``), run from
+    there with ``python manage.py``; returns the environment it needs."""
+    (root / "docsettings.py").write_text(SNAPSHOT_PROJECT_SETTINGS, encoding="utf-8")
+    shutil.copy(REPO_ROOT / "manage.py", root / "manage.py")
+    return {
+        "DJANGO_SETTINGS_MODULE": "docsettings",
+        "PYTHONPATH": f"{root}{os.pathsep}{REPO_ROOT}",
+    }
+
+
 def golang_migrate_pair(version: int, slug: str) -> dict[str, str]:
     stem = f"{version:06d}_{slug}"
     return {
@@ -440,6 +464,30 @@ def test_installation_steps(new_database: Callable[[str], str]) -> None:
     # "shows your Django migrations and the registry"
     assert "Django migrations (default)" in run.transcript
     assert "Registry (latest row of each change)" in run.transcript
+
+
+# Drift and the schema file -----------------------------------------------------
+
+# What drift.md says someone ran by hand, after the file was written.
+DRIFT_BY_HAND = """
+ALTER TABLE accounts ADD COLUMN nickname text;
+DROP INDEX accounts_email_lower_unique;
+"""
+
+
+def test_the_schema_file_then_drift_from_it(
+    tmp_path: Path, new_database: Callable[[str], str]
+) -> None:
+    url = new_database("snapshot")
+    manage("migrate", "--verbosity", "0", database_url=url)
+    env = {**snapshot_project(tmp_path), "DATABASE_URL": url}
+    check_block(SNAPSHOT_WRITE, tmp_path, **env)
+    assert (tmp_path / "schema.sql").is_file()
+    assert f"```sql\n{DRIFT_BY_HAND.lstrip()}```" in (DOCS / "drift.md").read_text("utf-8")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(DRIFT_BY_HAND)
+    assert check_block(SNAPSHOT_CHECK, tmp_path, **env).statuses == [1, 0]
+    assert check_block(SNAPSHOT_VALIDATE, tmp_path, **env).statuses == [1]
 
 
 # Coming from golang-migrate ----------------------------------------------------

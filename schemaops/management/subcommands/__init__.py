@@ -11,6 +11,7 @@ from schemaops.management.subcommands.migrate import Migrate, Plan
 from schemaops.management.subcommands.new import New
 from schemaops.management.subcommands.repair import Baseline, Fake, Repair
 from schemaops.management.subcommands.rollback import Rollback
+from schemaops.management.subcommands.snapshot import Snapshot
 from schemaops.management.subcommands.status import Status
 from schemaops.management.subcommands.validate import Validate
 
@@ -21,6 +22,7 @@ SUBCOMMANDS: tuple[type[Subcommand], ...] = (
     Migrate,
     Rollback,
     Validate,
+    Snapshot,
     History,
     Repair,
     Baseline,

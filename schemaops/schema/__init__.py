@@ -1,0 +1,2 @@
+"""Knowing the schema: the database's objects read from the catalog, and the
+schema file (``manage.py schemaops snapshot``) they are written to and compared with."""
