@@ -33,7 +33,7 @@ def demo_at_0003(transactional_db: None) -> Iterator[None]:
 def test_text_lists_every_migrated_app_with_its_count() -> None:
     output = run_status()
     assert "  demo: 4 applied\n" in output
-    assert "  schemaops: 4 applied\n" in output
+    assert "  schemaops: 5 applied\n" in output
     assert "All Django migrations are applied." in output
 
 
