@@ -1,0 +1,1 @@
+"""Knowing the schema: the live database compared with what should be there."""
