@@ -1,6 +1,6 @@
-"""What the admin's status page shows: the next ``migrate``, what is wrong, and the
-lint findings of pending scripts; a fixed number of queries however long the
-history."""
+"""What the admin's status page shows: the next ``migrate``, what is wrong, drift from
+the models, and the lint findings of pending scripts; a fixed number of queries
+however long the history and however many models."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from schemaops import recorder
 from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
 from schemaops.lint.findings import Finding
+from schemaops.schema import drift
 from schemaops.scripts import lock, runner, state
 from schemaops.scripts import problems as script_problems
 from schemaops.scripts.loader import load_scripts
@@ -25,10 +26,12 @@ class StatusPage:
     findings: list[Finding]
     errors: list[str]
     running: list[state.ScriptStatus] = dataclasses.field(default_factory=list)
+    drift: drift.Drift | None = None
 
     @property
     def clean(self) -> bool:
-        return not (self.steps or self.problems or self.errors or self.running)
+        drifted = self.drift is not None and bool(self.drift.findings)
+        return not (self.steps or self.problems or self.errors or self.running or drifted)
 
 
 def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
@@ -55,4 +58,4 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
     except SchemaOpsError as exc:
         errors.append(str(exc))
     running = [s for s in found if s.state == state.State.RUNNING]
-    return StatusPage(using, steps, problems, findings, errors, running)
+    return StatusPage(using, steps, problems, findings, errors, running, drift.check(using))

@@ -116,3 +116,10 @@ def lint() -> object:
     """``LINT``: the linter's ``select``, ``ignore`` and ``pg_version``, as in
     ``[tool.schemaops.lint]``. Default: ``{}`` (every rule; the server's version, else 14)."""
     return _get("LINT", {})
+
+
+def health_checks_drift() -> bool:
+    """``HEALTH_CHECKS_DRIFT``: the health endpoint also compares the database with the
+    models (``validate``'s drift: a few catalog queries, but more than a probe every
+    few seconds should cost) and answers ``dirty`` on drift. Default: False."""
+    return bool(_get("HEALTH_CHECKS_DRIFT", False))
