@@ -104,11 +104,12 @@ ADOPT_BY_HAND = (
 )
 INSTALL_REGISTRY = ("installation.md", "python manage.py migrate schemaops")
 INSTALL_STATUS = ("installation.md", "python manage.py schemaops status")
+DRIFT = ("drift.md", "python manage.py schemaops validate")
 CHECKED = [
     LINT_FOLDER, LINT_ORDERS, LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_MARKDOWN, LINT_DEMO,
     LINT_ALL, PLAN,
     NEW_PAIR, NEW_APP, ADOPT_VALIDATE, ADOPT_REGISTRY, ADOPT_FROM, ADOPT_BY_HAND,
-    INSTALL_REGISTRY, INSTALL_STATUS,
+    INSTALL_REGISTRY, INSTALL_STATUS, DRIFT,
 ]  # fmt: skip
 
 
@@ -435,6 +436,28 @@ def test_installation_steps(new_database: Callable[[str], str]) -> None:
     # "shows your Django migrations and the registry"
     assert "Django migrations (default)" in run.transcript
     assert "Registry (latest row of each change)" in run.transcript
+
+
+def sql_block(page: str) -> list[str]:
+    """The statements of the page's first ```sql block."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    block = text.split("```sql\n", 1)[1].split("```", 1)[0]
+    return [s.strip() for s in block.split(";\n") if s.strip()]
+
+
+def test_drift_from_the_models(new_database: Callable[[str], str]) -> None:
+    # The page's state: the demo migrated, then the page's hand edits (the last, a
+    # CREATE UNIQUE INDEX CONCURRENTLY on duplicate rows, fails and leaves it INVALID).
+    url = new_database("drift")
+    manage("migrate", "--verbosity", "0", database_url=url)
+    *edits, failing = sql_block("drift.md")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in edits:
+            conn.execute(statement.encode())
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(failing.encode())
+    run = check_block(DRIFT, REPO_ROOT, DATABASE_URL=url)
+    assert run.statuses == [1, 0]
 
 
 # Coming from golang-migrate ----------------------------------------------------

@@ -163,7 +163,7 @@ def test_a_not_null_column_without_default_the_model_does_not_know(tables: None)
     finding = only(drift.Kind.UNKNOWN_REQUIRED_COLUMN)
     assert (finding.where, finding.actual) == (
         "tierapp.Book.isbn",
-        "it NOT NULL without a default (text)",
+        "column drift_book.isbn (text NOT NULL, no default), which no field has",
     )
 
 
@@ -260,7 +260,7 @@ def test_an_invalid_index_from_a_failed_concurrent_build() -> None:
         (finding,) = drift.compare("runner", expected.tables("runner", [Tag])).findings
         assert finding.kind is drift.Kind.INVALID_INDEX
         assert finding.where == "tierapp.Tag.drift_tag_label_uniq"
-        assert finding.actual == "it INVALID"
+        assert finding.actual == "index drift_tag_label_uniq on drift_tag INVALID"
         assert "DROP INDEX CONCURRENTLY drift_tag_label_uniq" in finding.fix
     finally:
         run("DROP TABLE drift_tag")

@@ -205,8 +205,9 @@ def _unknown_required(table: expected.Table, actual: live.Table, known: set[str]
             Kind.UNKNOWN_REQUIRED_COLUMN,
             table,
             column.name,
-            f"no column {table.table}.{column.name} (no field has it)",
-            f"it NOT NULL without a default ({column.type})",
+            "a field for every NOT NULL column without a default",
+            f"column {table.table}.{column.name} ({column.type} NOT NULL, no default), "
+            "which no field has",
             "The models' inserts fail on it. Give it a DEFAULT or DROP NOT NULL (a script), "
             "or add the field to the model.",
         )
@@ -331,17 +332,17 @@ def _invalid(index: live.Index, owner: expected.Table | None) -> Finding:
         f"{where}), remove what made the build fail (duplicate rows for a unique index), "
         "and build it again."
     )
-    actual = "it INVALID"
+    actual = "INVALID"
     if index.building:
-        actual, fix = "it INVALID while a build runs now", "Wait for the build to end."
+        actual, fix = "INVALID while a build runs now", "Wait for the build to end."
     return Finding(
         kind=Kind.INVALID_INDEX,
         app=owner.app if owner else "",
         model=owner.model if owner else "",
         table=index.table,
         object=index.name,
-        expected=f"every index valid (index {where} on {index.table})",
-        actual=actual,
+        expected="every index valid",
+        actual=f"index {where} on {index.table} {actual}",
         fix=fix,
     )
 

@@ -8,8 +8,10 @@ thousands of round trips, so drift reads the catalog itself.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 
 from django.db import DatabaseError, connections, transaction
 
@@ -177,16 +179,24 @@ def normalise_types(using: str, types: Iterable[str]) -> dict[str, str]:
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         try:
-            with transaction.atomic(using=using):
+            with _undoable(using):
                 shown.update(_normalise(using, chunk))
         except DatabaseError:
             for type_ in chunk:  # find the ones it does not know, one by one
                 try:
-                    with transaction.atomic(using=using):
+                    with _undoable(using):
                         shown.update(_normalise(using, [type_]))
                 except DatabaseError:
                     shown[type_] = type_
     return shown
+
+
+def _undoable(using: str) -> AbstractContextManager[object]:
+    """A savepoint inside a transaction (a failed cast would abort it); nothing in
+    autocommit, where a failed query spoils nothing."""
+    if connections[using].in_atomic_block:
+        return transaction.atomic(using=using)
+    return contextlib.nullcontext()
 
 
 def _normalise(using: str, types: list[str]) -> dict[str, str]:
