@@ -1,6 +1,6 @@
-"""What the admin's status page shows: the next ``migrate``, what is wrong, and the
-lint findings of pending scripts; a fixed number of queries however long the
-history."""
+"""What the admin's status page shows: the next ``migrate``, what is wrong, drift from
+the models, the lint findings of pending scripts and the last backup; a fixed number of queries
+however long the history and however many models."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from schemaops.exceptions import SchemaOpsError, ScriptError
 from schemaops.lint import gate
 from schemaops.lint.findings import Finding
 from schemaops.models import HistoryEntry, Outcome, Tier
+from schemaops.schema import drift
 from schemaops.scripts import lock, runner, state
 from schemaops.scripts import problems as script_problems
 from schemaops.scripts.loader import load_scripts
@@ -27,10 +28,12 @@ class StatusPage:
     errors: list[str]
     running: list[state.ScriptStatus] = dataclasses.field(default_factory=list)
     last_backup: HistoryEntry | None = None
+    drift: drift.Drift | None = None
 
     @property
     def clean(self) -> bool:
-        return not (self.steps or self.problems or self.errors or self.running)
+        drifted = self.drift is not None and bool(self.drift.findings)
+        return not (self.steps or self.problems or self.errors or self.running or drifted)
 
 
 def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
@@ -57,7 +60,9 @@ def collect(using: str = DEFAULT_DB_ALIAS) -> StatusPage:
     except SchemaOpsError as exc:
         errors.append(str(exc))
     running = [s for s in found if s.state == state.State.RUNNING]
-    return StatusPage(using, steps, problems, findings, errors, running, last_backup(using))
+    return StatusPage(
+        using, steps, problems, findings, errors, running, last_backup(using), drift.check(using)
+    )
 
 
 def last_backup(using: str = DEFAULT_DB_ALIAS) -> HistoryEntry | None:

@@ -140,3 +140,10 @@ def snapshot() -> Path:
     if value is not None:
         return Path(value)
     return Path(getattr(settings, "BASE_DIR", ".")) / "schema.sql"
+
+
+def health_checks_drift() -> bool:
+    """``HEALTH_CHECKS_DRIFT``: the health endpoint also compares the database with the
+    models (``validate``'s drift: a few catalog queries, but more than a probe every
+    few seconds should cost) and answers ``dirty`` on drift. Default: False."""
+    return bool(_get("HEALTH_CHECKS_DRIFT", False))

@@ -113,11 +113,13 @@ INSTALL_STATUS = ("installation.md", "python manage.py schemaops status")
 SNAPSHOT_WRITE = ("drift.md", "python manage.py schemaops snapshot")
 SNAPSHOT_CHECK = ("drift.md", "python manage.py schemaops snapshot --check")
 SNAPSHOT_VALIDATE = ("drift.md", "python manage.py schemaops validate --snapshot")
+DRIFT = ("drift.md", "python manage.py schemaops validate")
 CHECKED = [
     LINT_FOLDER, LINT_ORDERS, LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_MARKDOWN, LINT_DEMO,
     LINT_ALL, PLAN,
     NEW_PAIR, NEW_APP, ADOPT_VALIDATE, ADOPT_REGISTRY, ADOPT_FROM, ADOPT_BY_HAND,
     INSTALL_REGISTRY, INSTALL_STATUS, SNAPSHOT_WRITE, SNAPSHOT_CHECK, SNAPSHOT_VALIDATE,
+    DRIFT,
 ]  # fmt: skip
 
 
@@ -488,6 +490,28 @@ def test_the_schema_file_then_drift_from_it(
         conn.execute(DRIFT_BY_HAND)
     assert check_block(SNAPSHOT_CHECK, tmp_path, **env).statuses == [1, 0]
     assert check_block(SNAPSHOT_VALIDATE, tmp_path, **env).statuses == [1]
+
+
+def sql_block(page: str, section: str) -> list[str]:
+    """The statements of the first ```sql block under the page's heading ``section``."""
+    text = (DOCS / page).read_text(encoding="utf-8").split(f"\n{section}\n", 1)[1]
+    block = text.split("```sql\n", 1)[1].split("```", 1)[0]
+    return [s.strip() for s in block.split(";\n") if s.strip()]
+
+
+def test_drift_from_the_models(new_database: Callable[[str], str]) -> None:
+    # The page's state: the demo migrated, then the page's hand edits (the last, a
+    # CREATE UNIQUE INDEX CONCURRENTLY on duplicate rows, fails and leaves it INVALID).
+    url = new_database("drift")
+    manage("migrate", "--verbosity", "0", database_url=url)
+    *edits, failing = sql_block("drift.md", "## Drift from the models")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in edits:
+            conn.execute(statement.encode())
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(failing.encode())
+    run = check_block(DRIFT, REPO_ROOT, DATABASE_URL=url)
+    assert run.statuses == [1, 0]
 
 
 # Coming from golang-migrate ----------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -110,3 +111,28 @@ def test_head_answers_as_get_does(client: Client) -> None:
 def test_staff_without_the_view_permission_get_the_anonymous_answer(client: Client) -> None:
     client.force_login(User.objects.create_user("ops", password="pw", is_staff=True))
     assert set(client.get(URL).json()) == {"status", "pending", "dirty"}
+
+
+def test_drift_is_not_checked_unless_the_setting_says_so(client: Client) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE auth_user ALTER COLUMN first_name DROP NOT NULL")
+    assert "drift" not in client.get(URL).json()
+
+
+def test_drift_makes_it_dirty_when_the_setting_says_so(
+    client: Client, settings: Any, admin_user: User
+) -> None:
+    from schemaops.scripts import loader
+
+    for script in loader.load_scripts("default"):
+        record(script.version, Outcome.APPLIED, script.checksum)
+    settings.SCHEMAOPS = {**settings.SCHEMAOPS, "HEALTH_CHECKS_DRIFT": True}
+    assert client.get(URL).json() == {"status": "ok", "pending": 0, "dirty": 0, "drift": 0}
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE auth_user ALTER COLUMN first_name DROP NOT NULL")
+    response = client.get(URL)
+    assert response.status_code == 503
+    assert response.json() == {"status": "dirty", "pending": 0, "dirty": 0, "drift": 1}
+    client.force_login(admin_user)
+    names = client.get(URL).json()["drift_names"]
+    assert names == ["auth.User.first_name: column-nullable"]

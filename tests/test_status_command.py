@@ -23,7 +23,7 @@ def run_status(*args: str) -> str:
 
 @pytest.fixture
 def demo_at_0003(transactional_db: None) -> Iterator[None]:
-    """Unapply demo's last migration for the test, then apply it again."""
+    """Unapply demo's last two migrations for the test, then apply them again."""
     call_command("migrate", "demo", "0003", verbosity=0)
     yield
     call_command("migrate", "demo", verbosity=0)
@@ -32,7 +32,7 @@ def demo_at_0003(transactional_db: None) -> Iterator[None]:
 @pytest.mark.django_db
 def test_text_lists_every_migrated_app_with_its_count() -> None:
     output = run_status()
-    assert "  demo: 4 applied\n" in output
+    assert "  demo: 5 applied\n" in output
     assert "  schemaops: 5 applied\n" in output
     assert "All Django migrations are applied." in output
 
@@ -45,9 +45,9 @@ def test_text_lists_applied_migrations_at_verbosity_2() -> None:
 
 def test_text_lists_pending_migrations(demo_at_0003: None) -> None:
     output = run_status()
-    assert "  demo: 3 applied, 1 pending\n" in output
+    assert "  demo: 3 applied, 2 pending\n" in output
     assert "    [ ] 0004_account_timezone\n" in output
-    assert "1 Django migration(s) pending: run manage.py migrate." in output
+    assert "2 Django migration(s) pending: run manage.py migrate." in output
 
 
 def test_json_marks_pending_migrations(demo_at_0003: None) -> None:
@@ -58,6 +58,7 @@ def test_json_marks_pending_migrations(demo_at_0003: None) -> None:
         {"app": "demo", "name": "0002_activitylog", "applied": True},
         {"app": "demo", "name": "0003_activitylog_smart_fields", "applied": True},
         {"app": "demo", "name": "0004_account_timezone", "applied": False},
+        {"app": "demo", "name": "0005_account_timezone_not_null", "applied": False},
     ]
 
 

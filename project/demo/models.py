@@ -14,9 +14,10 @@ class Account(models.Model):
     email = models.EmailField(unique=True)
     display_name = models.CharField(max_length=150)
     preferences = models.JSONField(default=dict, blank=True)
-    # Nullable in the ORM's history; sqlmigrations/0003 makes it NOT NULL the
-    # safe way (a validated CHECK first), as a two-tier project would.
-    timezone = models.CharField(max_length=64, default="UTC", null=True, blank=True)  # noqa: DJ001
+    # Added nullable (migration 0004); sqlmigrations/0003 makes it NOT NULL the
+    # safe way (a validated CHECK first), as a two-tier project would, and
+    # migration 0005 tells Django's state so (state only).
+    timezone = models.CharField(max_length=64, default="UTC", blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
