@@ -4,6 +4,7 @@ that is rolled back, so what it creates is gone after it)."""
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,18 @@ def test_validate_says_the_schema_is_the_same(schema_file: Path) -> None:
     objects = len(snapshot.parse(schema_file.read_text(encoding="utf-8"), schema_file))
     assert f"{schema_file}: {objects} object(s), the same in database 'runner'.\n" in printed
     assert "OK: " in printed
+
+
+def test_validate_json_has_the_snapshot_beside_drift(schema_file: Path) -> None:
+    execute("CREATE INDEX orders_qty ON shop.orders (qty);")
+    printed, error = refused("validate", "--snapshot", str(schema_file), "--format", "json")
+    document = json.loads(printed[: printed.rindex("}") + 1])
+    assert document["snapshot"]["path"] == str(schema_file)
+    assert document["snapshot"]["objects"] > 0
+    (difference,) = document["snapshot"]["differences"]
+    assert "index shop.orders_qty: in the database, not in the file" in difference
+    assert document["drift"] is not None  # both checks ran
+    assert "1 problem(s)" in error
 
 
 def test_validate_without_the_file_says_to_write_it(tmp_path: Path) -> None:
