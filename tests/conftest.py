@@ -41,10 +41,12 @@ VERSION_INDEPENDENT = frozenset(
 
 
 # Test modules about how PostgreSQL locks, waits and builds indexes under the
-# SQL tier's runner: CI runs them with make test and on PostgreSQL 15, not again
-# on the other Django versions (-m "not postgres_behaviour").
+# SQL tier's runner, what its catalog says (the schema file) and what pg_dump
+# writes (backups): CI runs them with make test and on PostgreSQL 15, not again on
+# the other Django versions (-m "not postgres_behaviour").
 POSTGRES_BEHAVIOUR = frozenset(
     {"test_long_operations", "test_run_semantics", "test_live_run", "test_adoption"}
+    | {"test_snapshot", "test_backup"}
 )
 
 
