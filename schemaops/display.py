@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # the typing module is not imported for it (mypy reads it as true)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def display(path: Path) -> str:

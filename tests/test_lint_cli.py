@@ -384,14 +384,58 @@ def test_markdown_output_lists_input_it_could_not_lint(tmp_path: Path) -> None:
 
 
 def test_the_console_script_imports_no_linter_until_it_lints() -> None:
-    """--version and --help stay quick: importing the console script loads neither the
-    rules, the statement model, tomllib nor Django."""
+    """--version stays as quick as Python's own start: importing the console script
+    loads none of the linter, the statement model, tomllib, Django, argparse, pathlib
+    or typing, and --version answers without loading any of them."""
+    heavy = (
+        "'schemaops.lint', 'schemaops.scripts', 'schemaops.statements', 'django', "
+        "'tomllib', 'json', 'argparse', 'pathlib', 'typing', 'shutil'"
+    )
     code = (
-        "import sys, schemaops.cli; "
-        "print(sorted(m for m in sys.modules if m.startswith(('schemaops.lint.', 'django', "
-        "'tomllib', 'schemaops.scripts', 'json'))))"
+        "import sys; before = set(sys.modules); import schemaops.cli; "
+        "print(sorted(m for m in set(sys.modules) - before "
+        f"if m.split('.')[0] in ({heavy}) or m.startswith(({heavy}))))"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert completed.stdout.strip() == "['schemaops.lint.options']"
+    assert completed.stdout.strip() == "[]"
+    version = (
+        "import sys; before = set(sys.modules); from schemaops.cli import main; "
+        "status = main(['--version']); "
+        f"print(status, sorted(m for m in set(sys.modules) - before if m.startswith(({heavy}))))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", version], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert completed.stdout.splitlines()[-1] == "0 []"
+    assert completed.stdout.splitlines()[0].startswith("schemaops ")
+
+
+def test_help_is_as_wide_as_argparse_makes_it(tmp_path: Path) -> None:
+    """The console script sizes its help without shutil, the same way argparse does:
+    COLUMNS (less 2) when set, so the text is wrapped as any argparse program's."""
+    import argparse
+
+    from schemaops.cli import _parser
+
+    helps = []
+    for columns in ("50", "120"):
+        completed = subprocess.run(
+            [str(SCHEMAOPS), "lint", "--help"],
+            cwd=tmp_path,
+            env={**os.environ, "COLUMNS": columns},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        os.environ["COLUMNS"] = columns
+        try:
+            lint = _parser()._subparsers._group_actions[0].choices["lint"]  # type: ignore[union-attr,attr-defined]
+            lint.formatter_class = argparse.HelpFormatter
+            assert completed.stdout == lint.format_help()
+        finally:
+            del os.environ["COLUMNS"]
+        helps.append(completed.stdout)
+    assert len(helps[0].splitlines()) > len(helps[1].splitlines())

@@ -3,12 +3,13 @@ lint``) and ``manage.py schemaops lint``, and the config they make."""
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
 from schemaops.lint import DEFAULT_PG_VERSION
 
 if TYPE_CHECKING:
+    import argparse
+
     from schemaops.lint import config as config_module
 
 FORMATS = ("text", "json", "github", "sarif", "markdown")
@@ -56,7 +57,7 @@ def options_config(options: argparse.Namespace | dict[str, object]) -> config_mo
     """
     from schemaops.lint import config as config_module
 
-    values = vars(options) if isinstance(options, argparse.Namespace) else options
+    values = options if isinstance(options, dict) else vars(options)
     select, ignore, pg_version = values["select"], values["ignore"], values["pg_version"]
     return config_module.LintConfig(
         select=None if select is None else config_module.parse_rules(select, "--select"),

@@ -14,7 +14,6 @@ Django migrations are linted, so linting SQL files stays quick to start.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -161,11 +160,11 @@ def altered(statement: SqlStatement, context: LintContext, kind: str) -> list[Ac
     return [action for action in statement.actions if action.kind == kind]
 
 
-_SERIAL = re.compile(r"^(SMALLSERIAL|SERIAL|SERIAL2|SERIAL4|SERIAL8|BIGSERIAL)$")
+_SERIAL = frozenset({"SMALLSERIAL", "SERIAL", "SERIAL2", "SERIAL4", "SERIAL8", "BIGSERIAL"})
 
 
 def is_serial(column: Column) -> bool:
-    return bool(_SERIAL.match(column.type))
+    return column.type in _SERIAL
 
 
 from schemaops.lint.rules import (  # noqa: E402  (the families register themselves)

@@ -20,7 +20,9 @@ _VOLATILE = re.compile(
     r"TXID_CURRENT|SETSEED)\s*\(",
 )
 _VOLATILE_EXPRESSIONS = {"Random", "RandomUUID", "UUID4", "UUID7"}
-_VOLATILE_FUNCTION = re.compile(r"^(random|gen_random_uuid|uuid_generate_v[14]|clock_timestamp)$")
+_VOLATILE_FUNCTIONS = frozenset(
+    {"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "clock_timestamp"}
+)
 _VARCHAR = re.compile(r"^varchar\((\d+)\)$")
 
 
@@ -130,7 +132,7 @@ def _adding_serial_primary_key(
 def _volatile(expression: object) -> bool:
     name = type(expression).__name__
     function = str(getattr(expression, "function", "") or "")
-    return name in _VOLATILE_EXPRESSIONS or bool(_VOLATILE_FUNCTION.match(function.lower()))
+    return name in _VOLATILE_EXPRESSIONS or function.lower() in _VOLATILE_FUNCTIONS
 
 
 @operation_check("AddField")
