@@ -3,7 +3,7 @@ a transaction, its lint verdict, the lock budgets it runs with, and, when asked,
 the SQL it will send.
 
 Reading the plan changes nothing: no runner lock, no registry row, no statement
-that writes (the Django tier's SQL is rendered in a read-only transaction,
+that writes (the Django tier's SQL is rendered with the session read-only,
 :mod:`schemaops.django_tier.collect`). The checks that stop ``migrate`` (a
 malformed script, an unknown dependency, a changed or missing script) stop it
 too, with the same message.

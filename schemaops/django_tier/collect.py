@@ -11,17 +11,19 @@ as Django's own ``MigrationLoader.collect_sql`` does.
 
 The editor works on the real connection: Django's PostgreSQL editor quotes each
 statement's parameters through the server connection, and some operations read
-the catalog (the name of the index or constraint they drop). Everything runs in
-one read-only transaction that is rolled back, so rendering can change nothing.
+the catalog (the name of the index or constraint they drop). The session is made
+read-only while it renders, so rendering can change nothing.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -79,13 +81,35 @@ def collect_plan(
     # the same before a run).
     state.apps  # noqa: B018
     collected: dict[MigrationKey, list[CollectedLine]] = {}
-    with transaction.atomic(using=using):
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION READ ONLY")
+    with _read_only(connection):
         for key in planned:
             collected[key] = _collect_migration(graph.nodes[key], state, using)
-        transaction.set_rollback(True, using=using)
     return collected
+
+
+@contextmanager
+def _read_only(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Make every transaction of the session read-only for the block.
+
+    The session's default, not one transaction around everything: a non-atomic
+    migration is rendered outside a transaction, as Django runs it (some
+    operations refuse to render inside one, ``AddIndexConcurrently``).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('default_transaction_read_only'),"
+            " set_config('default_transaction_read_only', 'on', false)"
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    try:
+        yield
+    finally:
+        if connection.connection is not None and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('default_transaction_read_only', %s, false)", [row[0]]
+                )
 
 
 def _collect_migration(
@@ -129,8 +153,11 @@ def _collect_operation(
     single = copy.copy(migration)
     single.operations = [operation]  # type: ignore[misc]  # on the copy, not the class
     try:
-        # A savepoint: a failed catalog read leaves the transaction usable.
-        with transaction.atomic(using=using):
+        if editor.connection.in_atomic_block:
+            # A savepoint: a failed catalog read leaves the migration's transaction usable.
+            with transaction.atomic(using=using):
+                single.apply(state, editor, collect_sql=True)
+        else:
             single.apply(state, editor, collect_sql=True)
     except Exception as exc:  # any failure of a third party's code: say so, go on
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
