@@ -31,7 +31,13 @@ class Plan(Subcommand):
         parser.add_argument(
             "--sql", action="store_true", help="Show the SQL each step will run, and its budgets."
         )
-        parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="text (the default), or one JSON object: the steps, with their statements "
+            "with --sql.",
+        )
 
     def handle(self, *, database: str, sql: bool, format: str, **_: Any) -> None:
         steps = plan.planned_steps(database, sql=sql)
