@@ -72,6 +72,7 @@ SYNOPSES = [
     ("commands/lint.md", "schemaops lint"),
     ("commands/lint.md", "python manage.py schemaops lint [APP_LABEL"),
     ("commands/migrate.md", "python manage.py schemaops migrate"),
+    ("commands/migrate.md", "python manage.py schemaops plan [--sql]"),
     ("commands/new.md", "python manage.py schemaops new NAME"),
     ("commands/repair.md", "python manage.py schemaops repair"),
     ("commands/repair.md", "python manage.py schemaops baseline LOCATION:VERSION"),
@@ -95,6 +96,8 @@ LINT_MARKDOWN = ("commands/lint.md", "schemaops lint --format markdown sql/order
 LINT_DEMO = ("commands/lint.md", "python manage.py schemaops lint demo")
 LINT_ALL = ("commands/lint.md", "python manage.py schemaops lint")
 PLAN = ("commands/migrate.md", "python manage.py schemaops plan")
+PLAN_SQL = ("commands/migrate.md", "python manage.py schemaops plan --sql")
+PLAN_JSON = ("commands/migrate.md", "python manage.py schemaops plan --sql --format json")
 NEW_PAIR = ("commands/new.md", 'python manage.py schemaops new "add bio" --location sql')
 NEW_APP = (
     "scripts.md",
@@ -116,7 +119,7 @@ SNAPSHOT_VALIDATE = ("drift.md", "python manage.py schemaops validate --snapshot
 DRIFT = ("drift.md", "python manage.py schemaops validate")
 CHECKED = [
     LINT_FOLDER, LINT_ORDERS, LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_MARKDOWN, LINT_DEMO,
-    LINT_ALL, PLAN,
+    LINT_ALL, PLAN, PLAN_SQL, PLAN_JSON,
     NEW_PAIR, NEW_APP, ADOPT_VALIDATE, ADOPT_REGISTRY, ADOPT_FROM, ADOPT_BY_HAND,
     INSTALL_REGISTRY, INSTALL_STATUS, SNAPSHOT_WRITE, SNAPSHOT_CHECK, SNAPSHOT_VALIDATE,
     DRIFT,
@@ -434,7 +437,8 @@ def test_plan(new_database: Callable[[str], str]) -> None:
     manage(
         "migrate", "demo", "0003_activitylog_smart_fields", "--verbosity", "0", database_url=url
     )
-    check_block(PLAN, REPO_ROOT, DATABASE_URL=url)
+    for key in (PLAN, PLAN_SQL, PLAN_JSON):
+        check_block(key, REPO_ROOT, DATABASE_URL=url)
 
 
 def test_new_in_a_folder_of_golang_migrate_pairs(tmp_path: Path) -> None:

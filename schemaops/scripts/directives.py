@@ -42,6 +42,17 @@ class Directives(NamedTuple):
     retries: int | None = None
     concurrent_lock_timeout: str | None = None
 
+    def policy_overrides(self) -> dict[str, object]:
+        """The lock budgets the header sets, as :class:`~schemaops.locking.policy.LockPolicy`
+        keys (the others come from the settings)."""
+        values = {
+            "lock_timeout": self.lock_timeout,
+            "statement_timeout": self.statement_timeout,
+            "retries": self.retries,
+            "concurrent_lock_timeout": self.concurrent_lock_timeout,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
 
 class Suppression(NamedTuple):
     """``-- schemaops: ignore=rule,... reason="..."``: lint rules silenced, and why.

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from schemaops import conf
 from schemaops.exceptions import ScriptError
 from schemaops.locking.discipline import LockDiscipline, governing
 from schemaops.models import Direction, HistoryEntry, Outcome
@@ -55,12 +54,8 @@ class ScriptExecutor:
 
     def _settings(self, script: Script) -> tuple[str, str, int]:
         """Return the script's lock_timeout, statement_timeout and retries."""
-        directives = script.parsed.directives
-        return (
-            directives.lock_timeout or conf.lock_timeout(),
-            directives.statement_timeout or conf.statement_timeout(),
-            conf.retries() if directives.retries is None else directives.retries,
-        )
+        policy = script.policy()
+        return policy.lock_timeout, policy.statement_timeout, policy.retries
 
     def _run(self, script: Script, section: Section, direction: str, outcome: str) -> HistoryEntry:
         # What this run cost, for its row: attempts and time spent waiting for locks.

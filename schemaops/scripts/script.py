@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     # Only for annotations: the loader, which makes scripts, imports this module;
     # batches is imported by a script that has a section to run (a lint of plain
     # files reads none).
+    from schemaops.locking.policy import LockPolicy
     from schemaops.scripts.batches import Batch
     from schemaops.scripts.loader import Location
 
@@ -158,6 +159,12 @@ class Script:
     def parsed(self) -> ParsedScript:
         """The script's sections and directives; raises :class:`ScriptError` if malformed."""
         return _parse(self)
+
+    def policy(self) -> LockPolicy:
+        """The lock budgets the script runs with: the settings, with its header's on top."""
+        from schemaops.locking.policy import LockPolicy  # Django's settings: not for a lint
+
+        return LockPolicy.from_settings(self.parsed.directives.policy_overrides(), self.id)
 
 
 def _decode(path: Path, data: bytes) -> str:

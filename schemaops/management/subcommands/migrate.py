@@ -4,17 +4,14 @@ after the Django migrations they depend on."""
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from django.core.management import call_command
-from django.db import connections
-from django.db.migrations.loader import MigrationLoader
 
 from schemaops import backup as backup_module
-from schemaops import conf
-from schemaops.display import display
-from schemaops.lint import gate, gate_deploy
-from schemaops.lint.django_migrations import source as migration_source
+from schemaops import conf, plan
+from schemaops.lint import gate_deploy
 from schemaops.management.subcommands.base import Subcommand, add_allow_arguments
 from schemaops.scripts import runner
 
@@ -22,39 +19,66 @@ from schemaops.scripts import runner
 class Plan(Subcommand):
     name = "plan"
     summary = "Show what 'schemaops migrate' would run, in order, in both tiers."
-    description = "Scripts that depend on a Django migration come right after it."
+    description = (
+        "Scripts that depend on a Django migration come right after it. Each step shows "
+        "its transaction and lint verdict; --sql adds its lock budgets and the SQL it "
+        "will send (a Django migration's as sqlmigrate prints it, a script's statements "
+        "with their lines). --format json prints one JSON object (keys in "
+        "docs/commands/migrate.md). Nothing is written, and no lock is taken."
+    )
 
-    def handle(self, *, database: str, **_: Any) -> None:
-        scripts = runner.pending_scripts(database)
-        loader = MigrationLoader(connections[database], ignore_no_migrations=True)
-        steps = runner.interleaved(database, scripts, loader)
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--sql", action="store_true", help="Show the SQL each step will run, and its budgets."
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="text (the default), or one JSON object: the steps, with their statements "
+            "with --sql.",
+        )
+
+    def handle(self, *, database: str, sql: bool, format: str, **_: Any) -> None:
+        steps = plan.planned_steps(database, sql=sql)
+        if format == "json":
+            document = {"database": database, "steps": [step.as_dict() for step in steps]}
+            self.stdout.write(json.dumps(document, indent=2))
+            return
         if not steps:
             self.stdout.write("Nothing to do: both tiers are up to date.")
             return
-        findings: dict[str, list[str]] = {}
-        for finding in gate.lint_deploy(database, scripts):
-            findings.setdefault(finding.path, []).append(
-                f"{finding.severity} at line {finding.line}: {finding.rule}"
-            )
-        graph = loader.graph
+        if sql:
+            self._sql(database, steps)
+            return
         self.stdout.write(self.style.MIGRATE_HEADING(f"Planned steps ({database}):"))
-        for number, step in enumerate(steps, start=1):
-            if step.script is not None:
-                parsed = step.script.parsed
-                kind = (
-                    "atomic"
-                    if parsed.atomic
-                    else f"non-atomic ({parsed.up.non_transactional or 'atomic=false'})"
-                )
-                path = display(step.script.path)
-            else:
-                assert step.migration is not None
-                migration = graph.nodes[step.migration]
-                kind = "atomic" if migration.atomic else "non-atomic (atomic = False)"
-                path = display(migration_source.migration_path(migration))
-            found = findings.get(path, [])
-            verdict = "; ".join(found) if found else "clean"
-            self.stdout.write(f"  {number:3}. {step}  [{kind}; lint: {verdict}]")
+        for step in steps:
+            self.stdout.write(
+                f"  {step.number:3}. {step.step}  [{step.transaction}; lint: {step.verdict}]"
+            )
+
+    def _sql(self, database: str, steps: list[plan.PlannedStep]) -> None:
+        """Each step's heading (as SQL comments), then its SQL."""
+        self.stdout.write(
+            self.style.MIGRATE_HEADING(f"-- Planned steps ({database}), with their SQL")
+        )
+        for step in steps:
+            by = "the script" if step.tier == plan.SQL else "the migration"
+            budgets = " ".join(
+                f"{key}={value}" + (f" (set by {by})" if key in step.overridden else "")
+                for key, value in step.settings().items()
+                if key != "overridden"
+            )
+            title = " ".join(str(step.step).split())  # without plain plan's alignment
+            self.stdout.write("")
+            self.stdout.write(self.style.MIGRATE_HEADING(f"-- {step.number}. {title}"))
+            self.stdout.write(f"--    {step.path}")
+            self.stdout.write(f"--    {step.transaction}; lint: {step.verdict}")
+            self.stdout.write(f"--    {budgets}")
+            for statement in step.sql or ():
+                if step.tier == plan.SQL:
+                    self.stdout.write(f"-- {step.path}:{statement.line}")
+                self.stdout.write(statement.sql)
 
 
 class Migrate(Subcommand):
