@@ -113,7 +113,8 @@ def rehearse(
             copy_ms=(copied - started) * 1000,
             migration_reasons=reasons,
         )
-        scratch_steps = _plan_on(alias, options, steps)
+        with _routed_to(alias, using):
+            scratch_steps = _plan_on(alias, options, steps)
         tracer = Tracer(
             alias, scratch_steps, MigrationLoader(connections[alias], ignore_no_migrations=True)
         )

@@ -115,7 +115,11 @@ def scratch_database(
         _create(server, dbname, same_server=kind == SERVER)
         stack.callback(_drop, server, dbname)
         alias = f"{NAME_PREFIX}{dbname[len(NAME_PREFIX) :]}"
-        say(f"Copying the schema of {real.describe()} into {dbname} on {server.describe}...")
+        copied = "schema and data" if with_data else "schema"
+        say(
+            f"Copying the {copied} of database {using!r} into a scratch database on "
+            f"{server.describe}..."
+        )
         for dump in _dumps(real, pg_dump, folder, with_data, using):
             _restore(server, dbname, dump)
         stack.callback(_remove_alias, alias)

@@ -9,6 +9,8 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from schemaops import conf
+from schemaops.display import for_display
+from schemaops.exceptions import SchemaOpsError
 from schemaops.locking.timeouts import seconds
 from schemaops.management.arguments import duration
 from schemaops.management.subcommands.base import Subcommand
@@ -29,8 +31,9 @@ class Trace(Subcommand):
         "runs them, the lint gate does not stop them, and the scratch is dropped afterwards. "
         "--database is only read. Exit 0: no lock that blocks writes on an existing table "
         "held longer than --max-lock; 1: one was (suppress with "
-        "ignore=trace-lock-held and a reason); 2: the rehearsal could not run; 3: a step "
-        "failed in the rehearsal (so would the deploy)."
+        "ignore=trace-lock-held and a reason); 2: the rehearsal could not run (the plan's "
+        "checks refuse it, the scratch could not be made); 3: a step failed in the "
+        "rehearsal (so would the deploy)."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -105,6 +108,11 @@ class Trace(Subcommand):
                 options=runner.Options(allow_changed, allow_missing, allow_out_of_order),
                 progress=say if verbosity >= 1 and format == "text" else None,
             )
+        except SchemaOpsError as exc:
+            # The plan's own checks refuse it, or the scratch could not be made.
+            raise CommandError(
+                f"{for_display(str(exc))}\nNothing was rehearsed.", returncode=2
+            ) from exc
         except KeyboardInterrupt:
             raise CommandError(
                 "Interrupted: the rehearsal stopped and its scratch database was dropped.",
