@@ -36,6 +36,7 @@ CREATE TABLE events (id int, at date NOT NULL, n int) PARTITION BY RANGE (at);
 CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE events_2025 (id int, at date NOT NULL, n int);
 CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
 """
 TABLES = ["parent", "child", "fk_child", "events", "events_2024", "events_2025"]
 
@@ -179,6 +180,8 @@ def clean_runner(tables: list[str]) -> None:
         for table in tables:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(table)))
         conn.execute("DROP FUNCTION IF EXISTS noop()")
+        conn.execute("DROP DOMAIN IF EXISTS positive")
+        conn.execute("DROP DOMAIN IF EXISTS score")
         conn.execute("SET schemaops.allow_truncate = on")
         conn.execute("TRUNCATE schemaops_historyentry, schemaops_finishedstatement CASCADE")
 
@@ -347,6 +350,72 @@ def test_a_suppression_with_a_reason_lets_a_long_lock_through(corpus: Corpus) ->
     [note] = [n for n in report["notes"] if n["kind"] == "trace-lock-held"]
     assert note["suppressed"] == "child is empty until launch"
     assert not note["fails"]
+
+
+def test_a_rewrite_no_lint_rule_predicted_is_pointed_out(corpus: Corpus) -> None:
+    # A domain with a constraint makes any default a rewrite (test below); one created
+    # earlier in the same deploy is not in the database the linter reads its facts from.
+    write(corpus.folder, "0002_domain.sql", "CREATE DOMAIN score AS int CHECK (VALUE >= 0);\n")
+    write(corpus.folder, "0003_score.sql", "ALTER TABLE child ADD COLUMN s score DEFAULT 0;\n")
+    try:
+        done, report = corpus.trace()
+    finally:
+        (corpus.folder / "0002_domain.sql").unlink()
+        (corpus.folder / "0003_score.sql").unlink()
+    assert done.returncode == 0, done.stderr
+    statement = report["statements"][1]
+    assert "child" in statement["rewritten"]
+    assert statement["lint"] == []
+    assert [n["kind"] for n in report["notes"] if n["statement"] == 1] == ["unpredicted-rewrite"]
+
+
+def test_an_identity_column_added_rewrites_the_table_as_the_linter_predicts(
+    corpus: Corpus,
+) -> None:
+    write(
+        corpus.folder,
+        "0002_identity.sql",
+        "ALTER TABLE child ADD COLUMN serial_no bigint GENERATED ALWAYS AS IDENTITY;\n",
+    )
+    try:
+        done, report = corpus.trace()
+    finally:
+        (corpus.folder / "0002_identity.sql").unlink()
+    assert done.returncode == 0, done.stderr
+    [statement] = report["statements"]
+    assert "child" in statement["rewritten"]
+    assert statement["lint"] == ["adding-field-with-default"]
+
+
+def test_a_domain_default_rewrite_is_predicted_by_the_linter(corpus: Corpus) -> None:
+    # A constant default is instant, unless the column's type is a domain with a
+    # constraint: PostgreSQL checks every row, rewriting the table. The trace found the
+    # linter silent on it; the linter now reads the domains from the database.
+    write(corpus.folder, "0002_domain.sql", "ALTER TABLE child ADD COLUMN p positive DEFAULT 1;\n")
+    try:
+        done, report = corpus.trace()
+    finally:
+        (corpus.folder / "0002_domain.sql").unlink()
+    assert done.returncode == 0, done.stderr
+    [statement] = report["statements"]
+    assert "child" in statement["rewritten"]
+    assert statement["lint"] == ["adding-field-with-default"]
+    assert [n["kind"] for n in report["notes"]] == []
+
+
+def test_a_plan_its_checks_refuse_is_not_rehearsed(corpus: Corpus) -> None:
+    base = corpus.folder / "0001_base.sql"
+    text = base.read_text(encoding="utf-8")
+    base.write_text(text + "-- changed after it was applied\n", encoding="utf-8")
+    try:
+        done = corpus.manage("schemaops", "trace")
+    finally:
+        base.write_text(text, encoding="utf-8")
+    assert done.returncode == 2, done.stderr
+    assert "ops:0001" in done.stderr
+    assert "Nothing was rehearsed." in done.stderr
+    assert "Traceback" not in done.stderr
+    assert scratch_databases() == []
 
 
 def test_a_step_that_fails_in_the_rehearsal_is_reported_and_the_scratch_dropped(
