@@ -34,7 +34,9 @@ def traced(
             yield json.loads(done.stdout)
         finally:
             with psycopg.connect(**params(), autocommit=True) as conn:
-                conn.execute("DROP TABLE IF EXISTS traceapp_book, traceapp_author CASCADE")
+                conn.execute(
+                    "DROP TABLE IF EXISTS traceapp_book, traceapp_author, traceapp_marker CASCADE"
+                )
                 conn.execute("DELETE FROM django_migrations WHERE app = 'traceapp'")
                 conn.execute("SET schemaops.allow_truncate = on")
                 conn.execute("TRUNCATE schemaops_historyentry, schemaops_finishedstatement")
@@ -65,6 +67,7 @@ def test_the_plan_is_the_pending_migrations(traced: dict[str, Any]) -> None:
         "migration traceapp.0005_book_pages_bigint",
         "migration traceapp.0006_book_pages_index",
         "migration traceapp.0007_book_pages_check",
+        "migration traceapp.0008_marker",
     ]
 
 
@@ -116,6 +119,16 @@ def test_validate_after_not_valid_in_one_transaction_keeps_access_exclusive(
     assert strongest(add) == {"traceapp_book": AE}
     assert strongest(validate) == {"traceapp_book": SUE}  # taken by it, beside the kept one
     assert add["transaction"] == validate["transaction"]
+
+
+def test_code_that_names_the_database_alias_reaches_the_scratch(
+    traced: dict[str, Any],
+) -> None:
+    [statement] = of_migration(traced, "0008_marker")
+    assert statement["sql"] == "CREATE TABLE traceapp_marker (id int)"
+    with psycopg.connect(**params(), autocommit=True) as conn:
+        [(found,)] = conn.execute("SELECT to_regclass('traceapp_marker')").fetchall()
+    assert found is None  # not on the real database
 
 
 def test_the_bookkeeping_is_not_traced(traced: dict[str, Any]) -> None:

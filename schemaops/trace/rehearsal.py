@@ -119,7 +119,7 @@ def rehearse(
             alias, scratch_steps, MigrationLoader(connections[alias], ignore_no_migrations=True)
         )
         say(f"Rehearsing {len(steps)} step(s)...")
-        with _routed_to(alias, using), tracer.installed():
+        with _routed_to(alias, using), _in_place_of(using, alias), tracer.installed():
             try:
                 runner.run_steps(alias, scratch_steps, _migrate_on(alias), lambda message: None)
             except (SchemaOpsError, DatabaseError, CommandError) as exc:
@@ -205,6 +205,21 @@ def _read_only(using: str) -> Iterator[None]:
                 cursor.execute(
                     "SELECT set_config('default_transaction_read_only', %s, false)", [before]
                 )
+
+
+@contextlib.contextmanager
+def _in_place_of(real: str, scratch: str) -> Iterator[None]:
+    """In this thread, let ``connections[real]`` be the scratch's connection for the
+    block: code that names the alias itself (``create_permissions()``'s default
+    ``using``, ``django.db.connection``) reaches the scratch, as it reaches the
+    migrated database in a real run."""
+    handler: Any = connections
+    own = connections[real]
+    setattr(handler._connections, real, connections[scratch])
+    try:
+        yield
+    finally:
+        setattr(handler._connections, real, own)
 
 
 class _RehearsalRouter:
