@@ -155,13 +155,17 @@ def _against_the_linter(number: int, traced: TracedStatement) -> list[Note]:
     predict."""
     notes: list[Note] = []
     predicted = {bare(name): mode for name, mode in classify.locked_relations(traced.text)}
+    # What the transaction holds once the statement ran: a lock it held already
+    # counts (a stronger one covers what the statement asks for).
     measured = {
         bare(name): lock
-        for name, lock in strongest(traced.locks).items()
-        if lock.relation.is_table or lock.relation.kind == "v"
+        for name, lock in strongest([*traced.locks, *traced.kept]).items()
+        if (lock.relation.is_table or lock.relation.kind == "v") and lock.relation.existed
     }
     for name, lock in measured.items():
         if not lock.blocks_writes or not lock.relation.existed:
+            continue
+        if lock in traced.kept:
             continue
         if name not in predicted and not _names(traced.text, name):
             notes.append(
@@ -173,10 +177,19 @@ def _against_the_linter(number: int, traced: TracedStatement) -> list[Note]:
                     "wait too",
                 )
             )
+    own = {bare(name): lock for name, lock in strongest(traced.locks).items()}
     for name, mode in predicted.items():
         took = measured.get(name)
-        if took is None or took.mode == mode or traced.error:
+        if took is None or traced.error:
             continue
+        mine = own.get(name)
+        if mine is not None and mine.mode == mode:
+            continue
+        # A stronger lock its transaction held already covers what it asks for.
+        covered = strength(took.mode) >= strength(mode)
+        if covered and (mine is None or strength(mine.mode) <= strength(mode)):
+            continue
+        took = mine or took
         notes.append(
             Note(
                 LINTER_DISAGREES,

@@ -40,8 +40,11 @@ def exit_code(rehearsal: Rehearsal, notes: list[Note]) -> int:
 
 def _locks(traced: TracedStatement) -> list[Lock]:
     """The locks worth a row: the strongest per relation, strongest first; an index's
-    only when it existed and its table is not in the row (``--format json`` has all)."""
-    found = judgement.strongest([*traced.locks, *traced.kept]).values()
+    only when it existed and its table is not in the row; one held since an earlier
+    statement only on a relation that existed before the plan (``--format json`` has
+    them all)."""
+    kept = [lock for lock in traced.kept if lock.relation.existed]
+    found = judgement.strongest([*traced.locks, *kept]).values()
     tables = {lock.relation.name for lock in found if lock.relation.kind != "i"}
     shown = [
         lock
@@ -137,7 +140,9 @@ def _text(rehearsal: Rehearsal, notes: list[Note], max_lock_ms: float) -> str:
         for index, traced in statements:
             shown += 1
             lines.append(f"     {_where(traced)}: {_statement(traced.text)}")
-            locks = "; ".join(_lock_text(lock, traced) for lock in _locks(traced)) or "no locks"
+            locks = "; ".join(_lock_text(lock, traced) for lock in _locks(traced)) or (
+                "no new locks" if traced.kept else "no locks"
+            )
             facts = (
                 f"{locks} | rewrite: {_rewritten(traced)} | lint: {_verdict(rehearsal, traced)}"
             )
@@ -202,6 +207,8 @@ def as_dict(rehearsal: Rehearsal, notes: list[Note], max_lock_ms: float) -> dict
         "scratch": rehearsal.where,
         "with_data": rehearsal.with_data,
         "max_lock_ms": max_lock_ms,
+        "copy_ms": round(rehearsal.copy_ms, 1),
+        "rehearsal_ms": round(rehearsal.duration_ms, 1),
         "steps": [
             {"number": number, "step": _squeeze(label)}
             for number, label in enumerate(rehearsal.step_labels, start=1)

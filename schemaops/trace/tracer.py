@@ -250,7 +250,7 @@ class Tracer:
             finally:
                 self._operation = outer
                 for statement in schema_editor.deferred_sql[deferred:]:
-                    self._deferred[str(statement)] = op
+                    self._deferred[str(statement).strip()] = op
 
         operation.database_forwards = forwards  # type: ignore[method-assign]
         stack.callback(operation.__dict__.pop, "database_forwards", None)
@@ -361,6 +361,8 @@ class Tracer:
             elif alone:
                 with contextlib.suppress(psycopg.Error):
                     raw.execute("ROLLBACK")
+            if alone:
+                self._transaction += 1  # it was a transaction of its own
             raise
         traced.duration_ms = (time.monotonic() - traced.started) * 1000
         if poller is not None:
@@ -378,8 +380,9 @@ class Tracer:
         if poller is None and alone:
             raw.execute("COMMIT")
             ended = time.monotonic()
-        if poller is not None or alone:
+        if alone:
             self._taken(traced, seen, before, ended)
+            self._transaction += 1  # it was a transaction of its own
         else:
             self._taken(traced, seen, before, None)
         self._last_end = time.monotonic()
@@ -399,7 +402,7 @@ class Tracer:
         for oid, mode in sorted(seen - self._held, key=lambda held: (held[0], strength(held[1]))):
             relation = self._relations.get(oid) or (before[oid][1] if oid in before else None)
             if relation is None:
-                relation = Relation(oid, f"(oid {oid})", "", f"(oid {oid})", oid in self._existed)
+                continue  # a TOAST table, or one in a temporary schema: not the user's
             lock = Lock(relation, mode, traced.started, released)
             traced.locks.append(lock)
             if released is None:
