@@ -299,108 +299,104 @@ def test_the_scratch_database_is_dropped_afterwards(traced: dict[str, Any]) -> N
 # Transactions, the verdict and failures ----------------------------------------------
 
 
-def test_access_exclusive_held_while_more_statements_run_is_pointed_out(corpus: Corpus) -> None:
-    write(
-        corpus.folder,
-        "0002_flag.sql",
-        "ALTER TABLE child ADD COLUMN flag boolean;\nUPDATE child SET flag = true;\n",
-    )
+# A second rehearsal, of cases about transactions, the verdict and rewrites, with
+# --max-lock 100ms.
+SECOND = [
+    ("flag", "ALTER TABLE child ADD COLUMN flag boolean;\nUPDATE child SET flag = true;\n"),
+    ("slow", "ALTER TABLE child ADD COLUMN slow int;\nSELECT pg_sleep(0.3);\n"),
+    (
+        "slow_with_a_reason",
+        '-- schemaops: ignore=trace-lock-held reason="child is empty until launch"\n'
+        "ALTER TABLE child ADD COLUMN slow2 int;\nSELECT pg_sleep(0.3);\n",
+    ),
+    # A domain with a constraint makes any default a rewrite; one created earlier in
+    # the same deploy is not in the database the linter reads its facts from.
+    ("score_domain", "CREATE DOMAIN score AS int CHECK (VALUE >= 0);\n"),
+    ("score", "ALTER TABLE child ADD COLUMN s score DEFAULT 0;\n"),
+    # One that existed before: the trace found the linter silent, it now reads the
+    # database's domains.
+    ("positive", "ALTER TABLE child ADD COLUMN p positive DEFAULT 1;\n"),
+    ("identity", "ALTER TABLE child ADD COLUMN serial_no bigint GENERATED ALWAYS AS IDENTITY;\n"),
+]
+
+
+@pytest.fixture(scope="module")
+def second(corpus: Corpus) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    names = [f"{number:04d}_{name}.sql" for number, (name, _) in enumerate(SECOND, start=2)]
+    for file, (_, text) in zip(names, SECOND, strict=True):
+        write(corpus.folder, file, text)
     try:
-        done, report = corpus.trace()
+        return corpus.trace("--max-lock", "100ms")
     finally:
-        (corpus.folder / "0002_flag.sql").unlink()
-    assert done.returncode == 0, done.stderr
-    first, second = report["statements"]
-    assert first["transaction"] == second["transaction"]
+        for file in names:
+            (corpus.folder / file).unlink()
+
+
+def of_script(report: dict[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
+    """The statements of the SECOND case ``name``, with their indexes."""
+    number = next(i for i, (case, _) in enumerate(SECOND, start=2) if case == name)
+    step = next(s["number"] for s in report["steps"] if f"ops:{number:04d} " in s["step"] + " ")
+    return [(i, s) for i, s in enumerate(report["statements"]) if s["step"] == step]
+
+
+def notes_of(report: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    return [note for note in report["notes"] if note["statement"] == index]
+
+
+def test_access_exclusive_held_while_more_statements_run_is_pointed_out(
+    second: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    _, report = second
+    (index, first), (_, following) = of_script(report, "flag")
+    assert first["transaction"] == following["transaction"]
     assert first["in_transaction"]
-    assert [n["kind"] for n in report["notes"] if n["statement"] == 0] == ["held-while-more-run"]
+    assert [n["kind"] for n in notes_of(report, index)] == ["held-while-more-run"]
     held = next(lock for lock in first["locks"] if lock["mode"] == AE)
-    assert held["held_ms"] >= first["duration_ms"] + second["duration_ms"]
+    assert held["held_ms"] >= first["duration_ms"] + following["duration_ms"]
 
 
-def test_a_lock_held_longer_than_max_lock_fails_the_trace(corpus: Corpus) -> None:
-    write(
-        corpus.folder,
-        "0002_slow.sql",
-        "ALTER TABLE child ADD COLUMN slow int;\nSELECT pg_sleep(0.3);\n",
-    )
-    try:
-        done, report = corpus.trace("--max-lock", "100ms")
-    finally:
-        (corpus.folder / "0002_slow.sql").unlink()
+def test_a_lock_held_longer_than_max_lock_fails_the_trace(
+    second: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    done, report = second
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     [failing] = [n for n in report["notes"] if n["fails"]]
+    [(index, _), _] = of_script(report, "slow")
+    assert failing["statement"] == index
     assert failing["kind"] == "trace-lock-held"
     assert "ACCESS EXCLUSIVE on child" in failing["message"]
 
 
-def test_a_suppression_with_a_reason_lets_a_long_lock_through(corpus: Corpus) -> None:
-    write(
-        corpus.folder,
-        "0002_slow.sql",
-        '-- schemaops: ignore=trace-lock-held reason="child is empty until launch"\n'
-        "ALTER TABLE child ADD COLUMN slow int;\nSELECT pg_sleep(0.3);\n",
-    )
-    try:
-        done, report = corpus.trace("--max-lock", "100ms")
-    finally:
-        (corpus.folder / "0002_slow.sql").unlink()
-    assert done.returncode == 0, done.stderr
-    [note] = [n for n in report["notes"] if n["kind"] == "trace-lock-held"]
+def test_a_suppression_with_a_reason_lets_a_long_lock_through(
+    second: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    _, report = second
+    [(index, _), _] = of_script(report, "slow_with_a_reason")
+    [note] = [n for n in notes_of(report, index) if n["kind"] == "trace-lock-held"]
     assert note["suppressed"] == "child is empty until launch"
     assert not note["fails"]
 
 
-def test_a_rewrite_no_lint_rule_predicted_is_pointed_out(corpus: Corpus) -> None:
-    # A domain with a constraint makes any default a rewrite (test below); one created
-    # earlier in the same deploy is not in the database the linter reads its facts from.
-    write(corpus.folder, "0002_domain.sql", "CREATE DOMAIN score AS int CHECK (VALUE >= 0);\n")
-    write(corpus.folder, "0003_score.sql", "ALTER TABLE child ADD COLUMN s score DEFAULT 0;\n")
-    try:
-        done, report = corpus.trace()
-    finally:
-        (corpus.folder / "0002_domain.sql").unlink()
-        (corpus.folder / "0003_score.sql").unlink()
-    assert done.returncode == 0, done.stderr
-    statement = report["statements"][1]
+def test_a_rewrite_no_lint_rule_predicted_is_pointed_out(
+    second: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    _, report = second
+    [(index, statement)] = of_script(report, "score")
     assert "child" in statement["rewritten"]
     assert statement["lint"] == []
-    assert [n["kind"] for n in report["notes"] if n["statement"] == 1] == ["unpredicted-rewrite"]
+    assert [n["kind"] for n in notes_of(report, index)] == ["unpredicted-rewrite"]
 
 
-def test_an_identity_column_added_rewrites_the_table_as_the_linter_predicts(
-    corpus: Corpus,
+@pytest.mark.parametrize("name", ["positive", "identity"])
+def test_a_rewrite_the_trace_found_is_predicted_by_the_linter(
+    second: tuple[subprocess.CompletedProcess[str], dict[str, Any]], name: str
 ) -> None:
-    write(
-        corpus.folder,
-        "0002_identity.sql",
-        "ALTER TABLE child ADD COLUMN serial_no bigint GENERATED ALWAYS AS IDENTITY;\n",
-    )
-    try:
-        done, report = corpus.trace()
-    finally:
-        (corpus.folder / "0002_identity.sql").unlink()
-    assert done.returncode == 0, done.stderr
-    [statement] = report["statements"]
+    _, report = second
+    [(index, statement)] = of_script(report, name)
     assert "child" in statement["rewritten"]
     assert statement["lint"] == ["adding-field-with-default"]
-
-
-def test_a_domain_default_rewrite_is_predicted_by_the_linter(corpus: Corpus) -> None:
-    # A constant default is instant, unless the column's type is a domain with a
-    # constraint: PostgreSQL checks every row, rewriting the table. The trace found the
-    # linter silent on it; the linter now reads the domains from the database.
-    write(corpus.folder, "0002_domain.sql", "ALTER TABLE child ADD COLUMN p positive DEFAULT 1;\n")
-    try:
-        done, report = corpus.trace()
-    finally:
-        (corpus.folder / "0002_domain.sql").unlink()
-    assert done.returncode == 0, done.stderr
-    [statement] = report["statements"]
-    assert "child" in statement["rewritten"]
-    assert statement["lint"] == ["adding-field-with-default"]
-    assert [n["kind"] for n in report["notes"]] == []
+    assert notes_of(report, index) == []
 
 
 def test_a_plan_its_checks_refuse_is_not_rehearsed(corpus: Corpus) -> None:
