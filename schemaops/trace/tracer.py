@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +69,10 @@ MODES = (
 BLOCKS_WRITES = frozenset(MODES[4:])
 """SHARE and stronger: writers (ROW EXCLUSIVE) wait for them."""
 
+# The runner's bookkeeping statements that cannot change a relfilenode.
+_KEEPS_THE_CATALOG = re.compile(
+    r"^(?:SELECT|INSERT|UPDATE|DELETE|SET|SHOW|SAVEPOINT|RELEASE)\b", re.I
+)
 _FIRST_USER_OID = 16384  # FirstNormalObjectId: below it, the system's own objects
 
 _CATALOG = """
@@ -195,6 +200,7 @@ class Tracer:
         self._held: set[tuple[int, str]] = set()
         self._last_end = time.monotonic()
         self._relations: dict[int, Relation] = {}
+        self._known: dict[int, tuple[int, Relation]] | None = None
         self._existed: set[int] = set()
         for number, step in enumerate(steps, start=1):
             if step.script is not None:
@@ -284,10 +290,12 @@ class Tracer:
         for name in ("commit", "rollback"):
             original: Callable[[], None] = getattr(connection, name)
 
-            def ended(original: Callable[[], None] = original) -> None:
+            def ended(original: Callable[[], None] = original, name: str = name) -> None:
                 try:
                     original()
                 finally:
+                    if name == "rollback":
+                        self._known = None  # rewrites rolled back: relfilenodes went back
                     self._end_transaction(time.monotonic())
 
             setattr(connection, name, ended)
@@ -318,6 +326,8 @@ class Tracer:
         text = str(sql).strip()
         where = None if transactions.is_transaction_control(text) else self._where(text)
         if where is None:
+            if not _KEEPS_THE_CATALOG.match(text):
+                self._known = None
             return execute(sql, params, many, context)
         self._depth += 1
         try:
@@ -342,7 +352,10 @@ class Tracer:
             where, text, self._transaction, not alone, time.monotonic(), observed="session"
         )
         self.statements.append(traced)
-        before = self._catalog(raw)
+        # The catalog as the last traced statement left it, unless something that may
+        # have changed it ran since (half the catalog reads of a long plan).
+        before = self._known if self._known is not None else self._catalog(raw)
+        self._known = None
         poller = _Poller(self.connection, raw.info.backend_pid, text) if outside else None
         if poller is not None:
             traced.observed = "polled"
@@ -371,6 +384,7 @@ class Tracer:
         else:
             seen = self._locks(raw)
         after = self._catalog(raw)
+        self._known = after
         self._relations.update({oid: relation for oid, (_, relation) in after.items()})
         traced.rewritten = [
             after[oid][1]
