@@ -477,3 +477,22 @@ def test_an_embedded_scratch_server_rehearses_the_same(corpus: Corpus) -> None:
     assert done.returncode == 0, done.stderr
     assert report["scratch"].startswith("an embedded PostgreSQL")
     assert strongest_on_existing_tables(report["statements"][0]) == {"child": SHARE}
+
+
+def test_with_data_the_rehearsal_meets_the_rows(corpus: Corpus) -> None:
+    # A constraint that no row of parent meets: on the schema alone it is added,
+    # with the rows (--with-data) it fails, as the deploy would.
+    write(corpus.folder, "0002_check.sql", "ALTER TABLE parent ADD CHECK (id < 0);\n")
+    with psycopg.connect(**params(), autocommit=True) as conn:
+        conn.execute("INSERT INTO parent VALUES (1)")
+    try:
+        schema_only, _ = corpus.trace()
+        with_data, report = corpus.trace("--with-data")
+    finally:
+        (corpus.folder / "0002_check.sql").unlink()
+        with psycopg.connect(**params(), autocommit=True) as conn:
+            conn.execute("DELETE FROM parent")
+    assert schema_only.returncode == 0, schema_only.stderr
+    assert with_data.returncode == 3, with_data.stderr
+    assert report["with_data"] is True
+    assert "is violated by some row" in report["statements"][0]["error"]
