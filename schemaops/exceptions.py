@@ -70,3 +70,8 @@ class BackupFailed(SchemaOpsError):
 class SnapshotError(SchemaOpsError):
     """A schema file (``schemaops snapshot``) is missing, unreadable or malformed, or
     cannot be written; the message names the file and says what to do."""
+
+
+class TraceError(SchemaOpsError):
+    """A rehearsal (``schemaops trace``) could not be set up or cleaned up: the scratch
+    database, its copy of the schema, or the plan it computes."""

@@ -47,6 +47,7 @@ VERSION_INDEPENDENT = frozenset(
 POSTGRES_BEHAVIOUR = frozenset(
     {"test_long_operations", "test_run_semantics", "test_live_run", "test_adoption"}
     | {"test_snapshot", "test_backup"}
+    | {"test_trace"}
 )
 
 

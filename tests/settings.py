@@ -62,3 +62,9 @@ for _key, _variable in (
 ):
     if os.environ.get(_variable):
         SCHEMAOPS[_key] = os.environ[_variable]
+
+# The Django tier's corpus of schemaops trace (tests/test_trace_django.py).
+if os.environ.get("SCHEMAOPS_TEST_TRACE_APP"):
+    from project.settings import INSTALLED_APPS
+
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.traceapp"]

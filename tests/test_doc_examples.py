@@ -44,6 +44,8 @@ NORMALISE = [
     (re.compile(r"^\S*/site-packages/", re.M), "<site-packages>/"),
     # The SARIF log names the schemaops release that wrote it.
     (re.compile(r'("name": "schemaops",\n\s*"version": )"[^"]*"'), r'\1"<version>"'),
+    # How long a statement ran (schemaops trace): the run's, not the page's.
+    (re.compile(r"(?<![\w(])\d+ ms\b"), "<N> ms"),
 ]
 ELIDED = "..."  # a line of a block that stands for any lines (at least one)
 
@@ -81,6 +83,7 @@ SYNOPSES = [
     ("commands/snapshot.md", "python manage.py schemaops snapshot"),
     ("commands/status.md", "python manage.py schemaops status"),
     ("commands/validate.md", "python manage.py schemaops validate"),
+    ("commands/trace.md", "python manage.py schemaops trace [--format"),
 ]
 
 # Blocks the tests below run, by (page, first command).
@@ -98,6 +101,11 @@ LINT_ALL = ("commands/lint.md", "python manage.py schemaops lint")
 PLAN = ("commands/migrate.md", "python manage.py schemaops plan")
 PLAN_SQL = ("commands/migrate.md", "python manage.py schemaops plan --sql")
 PLAN_JSON = ("commands/migrate.md", "python manage.py schemaops plan --sql --format json")
+TRACE = ("commands/trace.md", "python manage.py schemaops trace")
+TRACE_MARKDOWN = (
+    "commands/trace.md",
+    "python manage.py schemaops trace --format markdown --verbosity 0",
+)
 NEW_PAIR = ("commands/new.md", 'python manage.py schemaops new "add bio" --location sql')
 NEW_APP = (
     "scripts.md",
@@ -119,7 +127,7 @@ SNAPSHOT_VALIDATE = ("drift.md", "python manage.py schemaops validate --snapshot
 DRIFT = ("drift.md", "python manage.py schemaops validate")
 CHECKED = [
     LINT_FOLDER, LINT_ORDERS, LINT_JSON, LINT_GITHUB, LINT_SARIF, LINT_MARKDOWN, LINT_DEMO,
-    LINT_ALL, PLAN, PLAN_SQL, PLAN_JSON,
+    LINT_ALL, PLAN, PLAN_SQL, PLAN_JSON, TRACE, TRACE_MARKDOWN,
     NEW_PAIR, NEW_APP, ADOPT_VALIDATE, ADOPT_REGISTRY, ADOPT_FROM, ADOPT_BY_HAND,
     INSTALL_REGISTRY, INSTALL_STATUS, SNAPSHOT_WRITE, SNAPSHOT_CHECK, SNAPSHOT_VALIDATE,
     DRIFT,
@@ -439,6 +447,23 @@ def test_plan(new_database: Callable[[str], str]) -> None:
     )
     for key in (PLAN, PLAN_SQL, PLAN_JSON):
         check_block(key, REPO_ROOT, DATABASE_URL=url)
+
+
+@pytest.fixture(scope="module")
+def plan_state(new_database: Callable[[str], str]) -> str:
+    """The state of the plan's and the trace's pages (see test_plan)."""
+    url = new_database("trace")
+    manage("migrate", "schemaops", "--verbosity", "0", database_url=url)
+    manage("schemaops", "migrate", "--target", "demo:0002", "--verbosity", "0", database_url=url)
+    manage(
+        "migrate", "demo", "0003_activitylog_smart_fields", "--verbosity", "0", database_url=url
+    )
+    return url
+
+
+@pytest.mark.parametrize("key", [TRACE, TRACE_MARKDOWN], ids=["text", "markdown"])
+def test_trace(key: tuple[str, str], plan_state: str) -> None:
+    check_block(key, REPO_ROOT, DATABASE_URL=plan_state)
 
 
 def test_new_in_a_folder_of_golang_migrate_pairs(tmp_path: Path) -> None:

@@ -56,6 +56,10 @@ class LintContext:
         # state_operations), so the code deployed since no longer reads them.
         self.state_removed_columns: set[tuple[str, str]] = set()
         self.state_removed_tables: set[str] = set()
+        # From a live database: the domains with a constraint (CHECK or NOT NULL), by
+        # name as lowercase. A column of such a type added with a default rewrites the
+        # table, whatever the default (PostgreSQL checks every row against them).
+        self.constrained_domains: set[str] = set()
 
     def start_unit(self, atomic: bool, dropped_wrapper: bool = False) -> None:
         """Forget what belongs to the previous unit; ``atomic`` opens its transaction;

@@ -1,5 +1,6 @@
 """Facts the linter reads from a live database: the server's version, the validated
-``CHECK (col IS NOT NULL)`` constraints, and how big the tables are."""
+``CHECK (col IS NOT NULL)`` constraints, the domains with constraints, and how big
+the tables are."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def database_context(using: str = DEFAULT_DB_ALIAS, pg_version: int | None = Non
             match = _CHECK_NOT_NULL.match(definition)
             if match:
                 context.validated_not_null.add((table, match.group("column").lower()))
+        cursor.execute(
+            "SELECT t.typname, n.nspname FROM pg_type t"
+            " JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype = 'd'"
+            " AND (t.typnotnull OR EXISTS (SELECT 1 FROM pg_constraint c"
+            " WHERE c.contypid = t.oid))"
+        )
+        for name, schema in cursor.fetchall():
+            context.constrained_domains.add(str(name).lower())
+            context.constrained_domains.add(f"{schema}.{name}".lower())
     return context
 
 

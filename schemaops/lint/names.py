@@ -57,6 +57,15 @@ class RuleName(enum.StrEnum):
     INVALID_FILE = "invalid-file"
 
 
+TRACE_LOCK_HELD = "trace-lock-held"
+"""Not a lint rule: what ``schemaops trace`` reports when a rehearsal held a lock that
+blocks writes longer than ``--max-lock`` (schemaops/trace/judgement.py). Suppressed
+the same way, with a reason."""
+TRACE_ONLY = frozenset({TRACE_LOCK_HELD})
+"""Names only ``schemaops trace`` reports: the linter never calls a suppression of
+them unused (it cannot know whether a rehearsal needs it)."""
+
+
 def known_names() -> set[str]:
     """Every rule name a setting or a suppression may use: the rules and the findings
     about suppressions and input."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from schemaops.lint.findings import Finding
+from schemaops.lint.names import TRACE_ONLY
 from schemaops.lint.rules import ERROR, WARNING, RuleName, known_names
 
 if TYPE_CHECKING:
@@ -43,6 +44,25 @@ def _covers(suppression: Suppression, finding: Finding, statements: Sequence[Sta
     return following is not None and following.line <= finding.line <= following.last_line
 
 
+def covering_reason(
+    rule: str, line: int, suppressions: Sequence[Suppression], statements: Sequence[Statement]
+) -> str:
+    """The reason of the first ``ignore=`` directive of a SQL file that suppresses
+    ``rule`` for the statement at ``line`` ("" if none does; one without a reason
+    suppresses nothing)."""
+    probe = Finding(rule, ERROR, "", line, 1, "", "")
+    for suppression in suppressions:
+        if suppression.reason.strip() and _covers(suppression, probe, statements):
+            return suppression.reason.strip()
+    return ""
+
+
+def migration_reason(rule: str, migration: Migration) -> str:
+    """The reason ``migration.schemaops_lint_ignore`` gives for ``rule`` ("" if none)."""
+    ignore = getattr(migration, "schemaops_lint_ignore", None) or {}
+    return str(ignore.get(rule, "")).strip() if isinstance(ignore, dict) else ""
+
+
 def apply_suppressions(
     findings: list[Finding],
     suppressions: Sequence[Suppression],
@@ -73,7 +93,7 @@ def apply_suppressions(
                     'Say why the statement is safe: -- schemaops: ignore=RULE reason="..."',
                 )
             )
-        elif index not in used:
+        elif index not in used and not set(suppression.rules) <= TRACE_ONLY:
             unknown = [r for r in suppression.rules if r not in known_names()]
             detail = f" (unknown rule: {', '.join(unknown)})" if unknown else ""
             kept.append(
@@ -108,7 +128,7 @@ def apply_migration_ignore(
                     'Say why the migration is safe: schemaops_lint_ignore = {"rule": "reason"}.',
                 )
             )
-        elif rule not in fired:
+        elif rule not in fired and rule not in TRACE_ONLY:
             unknown = "" if rule in known_names() else " (unknown rule)"
             kept.append(
                 _unused(

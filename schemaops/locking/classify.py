@@ -32,6 +32,7 @@ _TARGET = re.compile(
     r"^(?:ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?|LOCK(?:\s+TABLE)?(?:\s+ONLY)?"
     r"|UPDATE(?:\s+ONLY)?|DELETE\s+FROM(?:\s+ONLY)?|INSERT\s+INTO|TRUNCATE(?:\s+TABLE)?"
     r"|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON(?:\s+ONLY)?"
+    r"|CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\b.*?\bON"
     rf"|COMMENT\s+ON\s+(?:TABLE|COLUMN))\s+(?P<name>{_NAME})",
     re.IGNORECASE | re.DOTALL,
 )
@@ -69,15 +70,99 @@ CONFLICTING = {
         "AccessExclusiveLock",
     ),
 }
-_VALIDATE_ONLY = re.compile(
-    r"^ALTER\s+TABLE\b[^;]*?\s+VALIDATE\s+CONSTRAINT\s+(?:\"[^\"]+\"|[\w$]+)$", re.I | re.S
-)
-_FOREIGN_KEY_ONLY = re.compile(
-    r"^ALTER\s+TABLE\b[^,]*?\bADD\s+(?:CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b[^,]*$",
+_PLAIN_INDEX = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY\b)", re.I)
+_TRIGGER = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\b", re.I)
+_EXCLUSIVE = re.compile(r"^(?:DROP\s+TABLE|TRUNCATE)\b", re.I)
+_ALTER_TABLE = re.compile(
+    rf"^ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?\s+{_NAME}\s*\*?\s*(?P<actions>.*)$",
     re.I | re.S,
 )
-_PLAIN_INDEX = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY\b)", re.I)
-_EXCLUSIVE = re.compile(r"^(?:ALTER\s+TABLE|DROP\s+TABLE|TRUNCATE)\b", re.I)
+
+# ALTER TABLE's actions that take less than ACCESS EXCLUSIVE (PostgreSQL's ALTER
+# TABLE page, "Notes" and each action's paragraph); the statement takes the
+# strongest lock of its actions. Checked by tests/test_trace.py against the locks
+# a rehearsal sees.
+_SHARE_UPDATE_EXCLUSIVE = "ShareUpdateExclusiveLock"
+_LIGHTER_ACTIONS = [
+    (re.compile(r"^VALIDATE\s+CONSTRAINT\b", re.I), _SHARE_UPDATE_EXCLUSIVE),
+    (
+        re.compile(r"^ALTER\s+(?:COLUMN\s+)?\S+\s+SET\s+STATISTICS\b", re.I),
+        _SHARE_UPDATE_EXCLUSIVE,
+    ),
+    (
+        re.compile(r"^ALTER\s+(?:COLUMN\s+)?\S+\s+(?:SET|RESET)\s*\(", re.I),
+        _SHARE_UPDATE_EXCLUSIVE,
+    ),
+    (re.compile(r"^(?:CLUSTER\s+ON|SET\s+WITHOUT\s+CLUSTER)\b", re.I), _SHARE_UPDATE_EXCLUSIVE),
+    (re.compile(r"^ATTACH\s+PARTITION\b", re.I), _SHARE_UPDATE_EXCLUSIVE),
+    (re.compile(r"^DETACH\s+PARTITION\b.*\bCONCURRENTLY\b", re.I | re.S), _SHARE_UPDATE_EXCLUSIVE),
+    (
+        re.compile(r"^(?:ENABLE|DISABLE)\s+(?:(?:REPLICA|ALWAYS)\s+)?TRIGGER\b", re.I),
+        "ShareRowExclusiveLock",
+    ),
+    (
+        re.compile(r"^ADD\s+(?:CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b", re.I),
+        "ShareRowExclusiveLock",
+    ),
+]
+_STORAGE_PARAMETERS = re.compile(r"^(?:SET|RESET)\s*\((?P<names>.*)\)$", re.I | re.S)
+# The storage parameters SET (...) changes under SHARE UPDATE EXCLUSIVE; others need
+# ACCESS EXCLUSIVE.
+_LIGHT_PARAMETER = re.compile(r"^(?:fillfactor|parallel_workers|autovacuum_\w+|toast\.\w+)$", re.I)
+_ATTACHED = re.compile(rf"^(?:ATTACH|DETACH)\s+PARTITION\s+(?P<name>{_NAME})", re.I)
+_MODES_BY_STRENGTH = (
+    _SHARE_UPDATE_EXCLUSIVE,
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+)
+
+
+def alter_table_actions(text: str) -> list[str]:
+    """The actions of an ``ALTER TABLE`` statement (split at its top-level commas),
+    or [] when ``text`` is not one."""
+    match = _ALTER_TABLE.match(text)
+    if match is None:
+        return []
+    actions: list[str] = []
+    depth, start, quote = 0, 0, ""
+    body = match.group("actions")
+    for index, char in enumerate(body):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            actions.append(body[start:index].strip())
+            start = index + 1
+    actions.append(body[start:].strip())
+    return [action for action in actions if action]
+
+
+def _action_mode(action: str) -> str:
+    storage = _STORAGE_PARAMETERS.match(action)
+    if storage is not None:
+        names = [part.split("=")[0].strip() for part in storage.group("names").split(",")]
+        light = all(_LIGHT_PARAMETER.match(name) for name in names)
+        return _SHARE_UPDATE_EXCLUSIVE if light else "AccessExclusiveLock"
+    for pattern, mode in _LIGHTER_ACTIONS:
+        if pattern.match(action):
+            return mode
+    return "AccessExclusiveLock"
+
+
+def alter_table_mode(text: str) -> str | None:
+    """The lock an ``ALTER TABLE`` takes on its table: the strongest of its actions'."""
+    modes = [_action_mode(action) for action in alter_table_actions(text)]
+    if not modes:
+        return None
+    return max(modes, key=_MODES_BY_STRENGTH.index)
 
 
 def writer_blocking_mode(text: str) -> str | None:
@@ -85,10 +170,11 @@ def writer_blocking_mode(text: str) -> str | None:
     it (``ShareLock`` and stronger), else ``None``."""
     if _PLAIN_INDEX.match(text):
         return "ShareLock"
-    if _VALIDATE_ONLY.match(text):
-        return None
-    if _FOREIGN_KEY_ONLY.match(text):
+    if _TRIGGER.match(text):
         return "ShareRowExclusiveLock"
+    mode = alter_table_mode(text)
+    if mode is not None:
+        return mode if mode != _SHARE_UPDATE_EXCLUSIVE else None
     if _EXCLUSIVE.match(text):
         return "AccessExclusiveLock"
     return None
@@ -115,6 +201,11 @@ def locked_relations(text: str) -> list[tuple[str, str]]:
     name = target(text) if mode else None
     if mode is not None and name is not None:
         found.append((name, mode))
+    for action in alter_table_actions(text):
+        # The partition attached or detached: ACCESS EXCLUSIVE (unless CONCURRENTLY).
+        attached = _ATTACHED.match(action)
+        if attached is not None and not is_concurrently(text):
+            found.append((attached.group("name"), "AccessExclusiveLock"))
     if _MAY_REFERENCE.match(text):
         for match in _REFERENCES.finditer(text):
             referenced = match.group("name")

@@ -40,3 +40,13 @@ def known_database(alias: str) -> None:
     if alias not in connections:
         choices = ", ".join(repr(name) for name in connections)
         raise CommandError(f"Unknown database {alias!r}. Choose one of: {choices}.")
+
+
+def duration(text: str) -> str:
+    """A duration as the settings write one (``500ms``, ``2s``, ``1min``; a bare number
+    is milliseconds, as PostgreSQL reads ``lock_timeout``)."""
+    from schemaops.locking.timeouts import DURATION
+
+    if DURATION.match(text.strip()) is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (500ms, 2s, 1min)")
+    return text.strip()

@@ -102,10 +102,27 @@ def _adding_field_with_default(
             yield action.offset, f"column {column.name} is GENERATED ... STORED"
         elif is_serial(column):
             yield action.offset, f"column {column.name} is {column.type.lower()}"
+        elif column.identity:
+            # Found by schemaops trace: every existing row gets a value from the sequence.
+            yield action.offset, f"column {column.name} is an identity column"
         elif column.default is not None and (
             context.pg_version < 11 or _VOLATILE.search(column.default)
         ):
             yield action.offset, f"column {column.name} DEFAULT {column.default.lower()}"
+        elif column.default is not None and _bare_type(column.type) in context.constrained_domains:
+            # Found by schemaops trace: PostgreSQL checks each row against the domain.
+            yield (
+                action.offset,
+                (
+                    f"column {column.name} is of the domain {column.type.lower()}, which has a "
+                    "constraint: any default rewrites the table"
+                ),
+            )
+
+
+def _bare_type(name: str) -> str:
+    """A type name as the catalog spells it (unquoted, lowercase)."""
+    return ".".join(part.strip('"') for part in name.lower().split("."))
 
 
 @rule(

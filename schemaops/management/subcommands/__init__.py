@@ -13,12 +13,14 @@ from schemaops.management.subcommands.repair import Baseline, Fake, Repair
 from schemaops.management.subcommands.rollback import Rollback
 from schemaops.management.subcommands.snapshot import Snapshot
 from schemaops.management.subcommands.status import Status
+from schemaops.management.subcommands.trace import Trace
 from schemaops.management.subcommands.validate import Validate
 
 SUBCOMMANDS: tuple[type[Subcommand], ...] = (
     Status,
     New,
     Plan,
+    Trace,
     Migrate,
     Rollback,
     Validate,
