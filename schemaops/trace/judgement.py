@@ -30,8 +30,8 @@ from schemaops.lint.findings import Finding
 from schemaops.lint.names import TRACE_LOCK_HELD, RuleName
 from schemaops.lint.suppressions import covering_reason
 from schemaops.locking import classify
+from schemaops.trace.records import Lock, TracedStatement, mode_name, strength
 from schemaops.trace.rehearsal import Rehearsal
-from schemaops.trace.tracer import Lock, TracedStatement, mode_name, strength
 
 LOCK_HELD = TRACE_LOCK_HELD
 HELD_WHILE_MORE_RUN = "held-while-more-run"

@@ -32,7 +32,8 @@ from schemaops.locking.errors import first_line, original_error, server_details
 from schemaops.output import Progress
 from schemaops.scripts import runner
 from schemaops.trace import scratch as scratch_module
-from schemaops.trace.tracer import TracedStatement, Tracer
+from schemaops.trace.records import TracedStatement
+from schemaops.trace.tracer import Tracer
 
 LOCK_HELD = TRACE_LOCK_HELD
 

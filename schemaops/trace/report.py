@@ -12,8 +12,8 @@ from typing import Any
 from schemaops.display import display
 from schemaops.trace import judgement
 from schemaops.trace.judgement import Note
+from schemaops.trace.records import Lock, TracedStatement, mode_name, strength
 from schemaops.trace.rehearsal import Rehearsal
-from schemaops.trace.tracer import Lock, TracedStatement, mode_name, strength
 
 FORMATS = ("text", "json", "markdown")
 _STATEMENT_WIDTH = 72

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -54,20 +53,8 @@ from schemaops.lint.django_migrations.source import MigrationSource, migration_p
 from schemaops.locking import classify, transactions
 from schemaops.locking.errors import first_line, original_error, server_details
 from schemaops.scripts.runner import Step
-
-# PostgreSQL's table-level lock modes, weakest first.
-MODES = (
-    "AccessShareLock",
-    "RowShareLock",
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
-)
-BLOCKS_WRITES = frozenset(MODES[4:])
-"""SHARE and stronger: writers (ROW EXCLUSIVE) wait for them."""
+from schemaops.trace.poller import Poller
+from schemaops.trace.records import LOCKS_HELD, Lock, Relation, TracedStatement, Where, strength
 
 # The runner's bookkeeping statements that cannot change a relfilenode.
 _KEEPS_THE_CATALOG = re.compile(
@@ -84,91 +71,6 @@ LEFT JOIN pg_index i ON i.indexrelid = c.oid
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
 """
-_LOCKS = """
-SELECT relation::int8, mode FROM pg_locks
-WHERE pid = %s AND locktype = 'relation' AND granted AND relation >= 16384
-  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-"""
-
-
-def mode_name(mode: str) -> str:
-    """``AccessExclusiveLock`` as PostgreSQL's documentation names it: ``ACCESS EXCLUSIVE``."""
-    words: list[str] = []
-    for char in mode.removesuffix("Lock"):
-        if char.isupper() and words:
-            words.append(" ")
-        words.append(char.upper())
-    return "".join(words)
-
-
-def strength(mode: str) -> int:
-    return MODES.index(mode) if mode in MODES else -1
-
-
-@dataclasses.dataclass(frozen=True)
-class Relation:
-    """A table, index, view or sequence of the scratch database."""
-
-    oid: int
-    name: str  # schema-qualified unless in public
-    kind: str  # pg_class.relkind
-    table: str  # the table an index belongs to; the relation itself otherwise
-    existed: bool  # there before the plan's first step
-
-    @property
-    def is_table(self) -> bool:
-        return self.kind in ("r", "p", "m", "f")
-
-
-@dataclasses.dataclass
-class Lock:
-    """A lock a statement took (one its transaction did not hold before it)."""
-
-    relation: Relation
-    mode: str
-    acquired: float  # monotonic: when the statement that took it started
-    released: float | None = None  # when its transaction ended
-
-    @property
-    def held_ms(self) -> float:
-        end = self.released if self.released is not None else time.monotonic()
-        return (end - self.acquired) * 1000
-
-    @property
-    def blocks_writes(self) -> bool:
-        return self.mode in BLOCKS_WRITES
-
-
-@dataclasses.dataclass(frozen=True)
-class Where:
-    """Whose statement it is: the step, and where in it."""
-
-    step: int  # 1-based, in the plan's order
-    tier: str  # "sql" or "django"
-    path: str  # the script or migration file
-    line: int  # the script's line, or the operation's in the migration
-    last_line: int = 0  # the statement's last line; the line before the next operation's
-    operation: str = ""  # a Django operation, as it describes itself
-    index: int = -1  # the operation's index in the migration
-
-
-@dataclasses.dataclass
-class TracedStatement:
-    """One statement of the plan as it ran on the scratch database."""
-
-    where: Where
-    text: str
-    transaction: int  # which transaction it ran in (a number of the tracer's own)
-    in_transaction: bool  # in a transaction the runner opened (not alone in autocommit)
-    started: float  # monotonic
-    duration_ms: float = 0.0
-    locks: list[Lock] = dataclasses.field(default_factory=list)
-    """The locks it took: those its transaction did not hold before it."""
-    kept: list[Lock] = dataclasses.field(default_factory=list)
-    """The locks its transaction held already, taken by a statement before it."""
-    rewritten: list[Relation] = dataclasses.field(default_factory=list)
-    observed: str = "session"  # "session": read on its connection; "polled": from another
-    error: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -356,7 +258,7 @@ class Tracer:
         # have changed it ran since (half the catalog reads of a long plan).
         before = self._known if self._known is not None else self._catalog(raw)
         self._known = None
-        poller = _Poller(self.connection, raw.info.backend_pid, text) if outside else None
+        poller = Poller(self.connection, raw.info.backend_pid, text) if outside else None
         if poller is not None:
             traced.observed = "polled"
             poller.start()
@@ -446,7 +348,7 @@ class Tracer:
 
     def _locks(self, raw: psycopg.Connection[Any]) -> set[tuple[int, str]]:
         with raw.cursor() as cursor:
-            cursor.execute(_LOCKS, [raw.info.backend_pid])
+            cursor.execute(LOCKS_HELD, [raw.info.backend_pid])
             return {(int(oid), str(mode)) for oid, mode in cursor.fetchall()}
 
 
@@ -459,67 +361,3 @@ def _describe(operation: Operation) -> str:
         return str(operation.describe())
     except Exception:  # a third-party operation's describe() may need state it lacks
         return type(operation).__name__
-
-
-class _Poller(threading.Thread):
-    """Watch the locks backend ``pid`` holds while it runs a statement that cannot run
-    in a transaction; hold a snapshot (and ACCESS SHARE on the statement's table)
-    until they were seen, so that a ``CONCURRENTLY`` statement waits where it can be
-    seen, for a few milliseconds."""
-
-    POLL_SECONDS = 0.001
-    HOLD_SECONDS = 2.0  # at most, if it takes no lock to see
-
-    def __init__(self, connection: BaseDatabaseWrapper, pid: int, text: str) -> None:
-        super().__init__(name="schemaops-trace-poller", daemon=True)
-        params = dict(connection.get_connection_params())
-        for key in ("cursor_factory", "context", "prepare_threshold", "server_side_binding"):
-            params.pop(key, None)
-        self.pid = pid
-        self.seen: set[tuple[int, str]] = set()
-        self._done = threading.Event()
-        self._watcher = psycopg.connect(**params, autocommit=True)
-        self._holder: psycopg.Connection[Any] | None = psycopg.connect(**params)
-        self._holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        table = classify.target(text)
-        try:
-            if table is not None:
-                self._holder.execute(f"SELECT 1 FROM {table} LIMIT 0")
-            else:
-                self._holder.execute("SELECT 1")
-        except psycopg.Error:
-            self._holder.rollback()
-            self._holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            self._holder.execute("SELECT 1")
-
-    def run(self) -> None:
-        started = time.monotonic()
-        seen_at: float | None = None
-        while not self._done.is_set():
-            with contextlib.suppress(psycopg.Error):
-                rows = self._watcher.execute(_LOCKS, [self.pid]).fetchall()
-                self.seen.update((int(oid), str(mode)) for oid, mode in rows)
-            now = time.monotonic()
-            if self.seen and seen_at is None:
-                seen_at = now
-            seen_long_enough = seen_at is not None and now - seen_at > 0.005
-            if self._holder is not None and (
-                seen_long_enough or now - started > self.HOLD_SECONDS
-            ):
-                self._release()
-            time.sleep(self.POLL_SECONDS)
-
-    def _release(self) -> None:
-        if self._holder is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._holder.close()
-            self._holder = None
-
-    def stop(self) -> set[tuple[int, str]]:
-        """Stop watching; return the (oid, mode) locks seen."""
-        self._done.set()
-        self.join(timeout=5)
-        self._release()
-        with contextlib.suppress(psycopg.Error):
-            self._watcher.close()
-        return self.seen
