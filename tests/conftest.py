@@ -51,6 +51,17 @@ POSTGRES_BEHAVIOUR = frozenset(
 )
 
 
+# Test modules about what Django and schemaops print and serve (the documented
+# console examples, the admin in a browser, the system checks, the status
+# command's text, the linter's judgement of Django operations): CI runs them with
+# make test and on the other Django versions, not again on PostgreSQL 15
+# (-m "not django_output"), to stay within its time.
+DJANGO_OUTPUT = frozenset(
+    {"test_doc_examples", "test_admin", "test_admin_browser", "test_checks"}
+    | {"test_status_command", "test_lint_migrations"}
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
@@ -58,6 +69,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.version_independent)
         if module in POSTGRES_BEHAVIOUR:
             item.add_marker(pytest.mark.postgres_behaviour)
+        if module in DJANGO_OUTPUT:
+            item.add_marker(pytest.mark.django_output)
 
 
 @pytest.fixture
