@@ -240,7 +240,7 @@ def strongest_on_existing_tables(statement: dict[str, Any]) -> dict[str, str]:
 
 
 def classify_modes() -> list[str]:
-    from schemaops.trace.records import MODES
+    from schemaops.locking.classify import MODES
 
     return list(MODES)
 

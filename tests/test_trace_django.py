@@ -48,7 +48,7 @@ def of_migration(report: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 def strongest(statement: dict[str, Any]) -> dict[str, str]:
-    from schemaops.trace.records import MODES
+    from schemaops.locking.classify import MODES
 
     found: dict[str, str] = {}
     for lock in statement["locks"]:

@@ -110,13 +110,17 @@ _STORAGE_PARAMETERS = re.compile(r"^(?:SET|RESET)\s*\((?P<names>.*)\)$", re.I | 
 # ACCESS EXCLUSIVE.
 _LIGHT_PARAMETER = re.compile(r"^(?:fillfactor|parallel_workers|autovacuum_\w+|toast\.\w+)$", re.I)
 _ATTACHED = re.compile(rf"^(?:ATTACH|DETACH)\s+PARTITION\s+(?P<name>{_NAME})", re.I)
-_MODES_BY_STRENGTH = (
+MODES = (
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
     _SHARE_UPDATE_EXCLUSIVE,
     "ShareLock",
     "ShareRowExclusiveLock",
     "ExclusiveLock",
     "AccessExclusiveLock",
 )
+"""PostgreSQL's table-level lock modes, weakest first (as ``pg_locks`` names them)."""
 
 
 def alter_table_actions(text: str) -> list[str]:
@@ -162,7 +166,7 @@ def alter_table_mode(text: str) -> str | None:
     modes = [_action_mode(action) for action in alter_table_actions(text)]
     if not modes:
         return None
-    return max(modes, key=_MODES_BY_STRENGTH.index)
+    return max(modes, key=MODES.index)
 
 
 def writer_blocking_mode(text: str) -> str | None:

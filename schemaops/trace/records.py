@@ -1,23 +1,14 @@
 """What a rehearsal records of each statement: the relations of the scratch
 database, the locks a statement took and how long they were held, and where in the
-plan it comes from; and PostgreSQL's lock modes, weakest first."""
+plan it comes from; which lock modes block writes."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 
-# PostgreSQL's table-level lock modes, weakest first.
-MODES = (
-    "AccessShareLock",
-    "RowShareLock",
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
-)
+from schemaops.locking.classify import MODES
+
 BLOCKS_WRITES = frozenset(MODES[4:])
 """SHARE and stronger: writers (ROW EXCLUSIVE) wait for them."""
 
