@@ -374,10 +374,12 @@ def test_a_scripts_row_records_its_attempts_and_lock_waits(scripts: ScriptFolder
     scripts.write("0001_table.sql", "CREATE TABLE waited (id int);")
     scripts.run("migrate")
     scripts.write(
-        "0002_alter.sql", "-- schemaops: lock_timeout=300ms\nALTER TABLE waited ADD c int;"
+        "0002_alter.sql", "-- schemaops: lock_timeout=1s\nALTER TABLE waited ADD c int;"
     )
-    # Younger than lock_timeout when the script looks: it queues, times out, retries.
-    with open_transaction(share_lock("waited"), release_after=0.8):
+    # Younger than lock_timeout when the script looks (the run's checks before it
+    # take a few hundred milliseconds on a loaded machine, hence 1s): it queues,
+    # times out, and retries once the holder is gone.
+    with open_transaction(share_lock("waited"), release_after=1.8):
         scripts.run("migrate")
     row = HistoryEntry.objects.using("runner").get(version="0002", outcome="applied")
     assert row.attempts is not None
