@@ -373,9 +373,7 @@ def test_database_restart_mid_run_stops_with_a_clear_error(scripts: ScriptFolder
 def test_a_scripts_row_records_its_attempts_and_lock_waits(scripts: ScriptFolder) -> None:
     scripts.write("0001_table.sql", "CREATE TABLE waited (id int);")
     scripts.run("migrate")
-    scripts.write(
-        "0002_alter.sql", "-- schemaops: lock_timeout=1s\nALTER TABLE waited ADD c int;"
-    )
+    scripts.write("0002_alter.sql", "-- schemaops: lock_timeout=1s\nALTER TABLE waited ADD c int;")
     # Younger than lock_timeout when the script looks (the run's checks before it
     # take a few hundred milliseconds on a loaded machine, hence 1s): it queues,
     # times out, and retries once the holder is gone.
